@@ -1,0 +1,22 @@
+"""Argument checks shared by the library and the CLI, so every error names its argument."""
+
+import numbers
+
+
+def positive_int(name, value):
+    """Returns `value` if it is an int > 0, else raises naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be a positive int, got {value!r} ({type(value).__name__}).")
+    if value <= 0:
+        raise ValueError(f"`{name}` must be a positive int, got {value}.")
+    return int(value)
+
+
+def non_negative_float(name, value, below=None):
+    """Returns `value` as a float if 0 <= value (< below), else raises naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number, got {value!r} ({type(value).__name__}).")
+    if value < 0 or (below is not None and value >= below):
+        bound = f"in [0, {below})" if below is not None else ">= 0"
+        raise ValueError(f"`{name}` must be {bound}, got {value}.")
+    return float(value)

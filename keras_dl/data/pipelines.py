@@ -1,0 +1,173 @@
+"""tf.data pipelines over the embedded datasets and the TFDS catalog."""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from keras_dl import _checks
+from keras_dl.data.datasets import EMBEDDED_DATASETS, SequenceTaskConfig
+
+TFDS_PREFIX = "tfds:"
+
+
+def _embedded_names():
+    return ", ".join(sorted(EMBEDDED_DATASETS))
+
+
+def load_builder(name, data_dir=None, **config):
+    """Returns a prepared TFDS builder for an embedded dataset or `tfds:NAME`.
+
+    Args:
+        name: an embedded dataset (`python_source`, `adding_problem`, `copy_memory`,
+            `parity`) or `"tfds:NAME"` for any TFDS catalog dataset (needs the network
+            the first time, unless already prepared in `data_dir`).
+        data_dir: TFDS data directory; defaults to TFDS' own (`~/tensorflow_datasets`).
+        **config: for the generated tasks, `length`, `num_train`, `num_eval`, `seed`
+            (see `SequenceTaskConfig`).
+
+    Example:
+    >>> builder = load_builder("adding_problem", length=200)
+    >>> ds = builder.as_dataset(split="train", as_supervised=True)
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"`dataset` must be a non-empty string, got {name!r}.")
+    if name.startswith(TFDS_PREFIX):
+        return _load_catalog_builder(name, name[len(TFDS_PREFIX):], data_dir, config)
+    if name not in EMBEDDED_DATASETS:
+        raise ValueError(
+            f"`dataset`={name!r} is not an embedded dataset; expected one of "
+            f"{_embedded_names()}, or 'tfds:NAME' for a TFDS catalog dataset."
+        )
+    builder_cls = EMBEDDED_DATASETS[name]
+    if builder_cls.BUILDER_CONFIGS and isinstance(builder_cls.BUILDER_CONFIGS[0], SequenceTaskConfig):
+        task_config = SequenceTaskConfig(**config)
+        if task_config.length < builder_cls.min_length:
+            raise ValueError(
+                f"`length` must be >= {builder_cls.min_length} for {name}, got {task_config.length}."
+            )
+        builder = builder_cls(data_dir=data_dir, config=task_config)
+    else:
+        if config:
+            raise ValueError(f"`{name}` takes no config arguments, got {sorted(config)}.")
+        builder = builder_cls(data_dir=data_dir)
+    builder.download_and_prepare()
+    return builder
+
+
+def _load_catalog_builder(name, catalog_name, data_dir, config):
+    if config:
+        raise ValueError(f"`{name}` takes no keras_dl config arguments, got {sorted(config)}.")
+    try:
+        builder = tfds.builder(catalog_name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError as e:
+        raise ValueError(
+            f"`dataset`={name!r}: TFDS has no dataset {catalog_name!r}. Embedded "
+            f"(offline) datasets: {_embedded_names()}."
+        ) from e
+    try:
+        builder.download_and_prepare()
+    except Exception as e:  # Download errors come from many libraries; all mean the same here.
+        raise RuntimeError(
+            f"`dataset`={name!r} could not be downloaded or prepared ({type(e).__name__}: {e}). "
+            f"Without network access use an embedded dataset: {_embedded_names()}."
+        ) from e
+    return builder
+
+
+def byte_counts(texts):
+    """Histogram (length 256) of the bytes of an iterable of `bytes`/`tf.string` tensors."""
+    counts = np.zeros(256, np.int64)
+    for text in texts:
+        text = text.numpy() if hasattr(text, "numpy") else text
+        counts += np.bincount(np.frombuffer(text, np.uint8), minlength=256)
+    return counts
+
+
+def lm_windows(texts, seq_len, batch_size, *, shuffle=False, repeat=False, seed=None, buffer_size=10000):
+    """Turns a dataset of byte strings into batches of `(inputs, targets)` windows.
+
+    Each document is cut into non-overlapping windows of `seq_len` bytes; the targets are
+    the same bytes shifted by one. Windows never cross a document boundary.
+
+    Args:
+        texts: `tf.data.Dataset` of scalar `tf.string` documents.
+        seq_len: window length.
+        batch_size: windows per batch (the last partial batch is dropped).
+        shuffle: shuffle windows (buffer of `buffer_size`), reshuffled every epoch.
+        repeat: repeat forever (use with `steps_per_epoch`).
+        seed: shuffle seed.
+
+    Returns:
+        `tf.data.Dataset` of `(int32[batch, seq_len], int32[batch, seq_len])`.
+    """
+    seq_len = _checks.positive_int("seq_len", seq_len)
+    batch_size = _checks.positive_int("batch_size", batch_size)
+
+    def windows(text):
+        data = tf.io.decode_raw(text, tf.uint8)
+        n = (tf.shape(data)[0] - 1) // seq_len
+        inputs = tf.reshape(data[: n * seq_len], [n, seq_len])
+        targets = tf.reshape(data[1 : n * seq_len + 1], [n, seq_len])
+        return tf.data.Dataset.from_tensor_slices((inputs, targets))
+
+    # Cached as uint8 (a quarter of the int32 size), cast per batch.
+    ds = texts.flat_map(windows).cache()
+    if shuffle:
+        ds = ds.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=True)
+    ds = ds.map(lambda x, y: (tf.cast(x, tf.int32), tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def lm_dataset(split, seq_len=100, batch_size=64, *, dataset="python_source", data_dir=None,
+               text_key="text", shuffle=None, repeat=None, seed=None):
+    """Byte-level language-modelling batches from a text dataset.
+
+    Args:
+        split: TFDS split, e.g. `"train"` or `"validation"`.
+        seq_len: window length in bytes.
+        batch_size: windows per batch.
+        dataset: `python_source` (embedded) or `tfds:NAME` for a TFDS text dataset.
+        data_dir: TFDS data directory.
+        text_key: feature holding the text.
+        shuffle, repeat: default to True for the train split, False otherwise.
+        seed: shuffle seed.
+
+    Example:
+    >>> train = lm_dataset("train", seq_len=100, batch_size=64)
+    >>> model.fit(train, steps_per_epoch=500)
+    """
+    builder = load_builder(dataset, data_dir)
+    is_train = split == "train"
+    texts = builder.as_dataset(split=split, shuffle_files=False).map(lambda ex: ex[text_key])
+    return lm_windows(
+        texts, seq_len, batch_size,
+        shuffle=is_train if shuffle is None else shuffle,
+        repeat=is_train if repeat is None else repeat,
+        seed=seed,
+    )
+
+
+def corpus_byte_counts(split, *, dataset="python_source", data_dir=None, text_key="text"):
+    """Byte histogram of one split of a text dataset."""
+    builder = load_builder(dataset, data_dir)
+    return byte_counts(ex[text_key] for ex in builder.as_dataset(split=split))
+
+
+def task_dataset(name, split, batch_size, *, data_dir=None, shuffle=None, repeat=None, seed=None, **config):
+    """Batched `(inputs, target)` pairs of a generated task (`adding_problem`, `copy_memory`, `parity`).
+
+    Example:
+    >>> train = task_dataset("adding_problem", "train", 50, length=200)
+    """
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    builder = load_builder(name, data_dir, **config)
+    is_train = split == "train"
+    ds = builder.as_dataset(split=split, as_supervised=True).cache()
+    if is_train if shuffle is None else shuffle:
+        ds = ds.shuffle(10000, seed=seed, reshuffle_each_iteration=True)
+    if is_train if repeat is None else repeat:
+        ds = ds.repeat()
+    return ds.batch(batch_size, drop_remainder=is_train).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,4 @@
+"""Decoding: sampling from step models."""
+
+from keras_dl.decoding.sampling import generate
+from keras_dl.decoding.sampling import sample_from_logits

@@ -1,0 +1,8 @@
+"""Export: SavedModel for TensorFlow Serving, TFLite (LiteRT) files, runners and checks."""
+
+from keras_dl.export.atomic import atomic_path
+from keras_dl.export.atomic import write_text
+from keras_dl.export.saved_model import export_saved_model
+from keras_dl.export.tflite import TFLiteModel
+from keras_dl.export.tflite import export_tflite
+from keras_dl.export.verify import max_step_logit_diff

@@ -1,0 +1,75 @@
+"""Recurrent token-level language model with a single-step streaming twin."""
+
+import keras
+
+from keras_dl import _checks
+
+
+@keras.saving.register_keras_serializable(package="keras_dl")
+class RNNLanguageModel(keras.Model):
+    """Embedding -> GRU -> Dense logits over the vocabulary (a char-RNN at `vocab_size=256`).
+
+    The sequence model trains with `fit` on `(tokens, next_tokens)` batches;
+    `step_model()` builds a functional model over the *same* layers that takes one
+    token and the recurrent state and returns the next-token logits and the new state,
+    the form that streams on a device.
+
+    Args:
+        vocab_size: number of tokens (256 for bytes).
+        embedding_dim: token embedding size.
+        units: GRU units (the state size).
+        dropout: dropout on the GRU inputs during training.
+
+    Call arguments:
+        tokens: int tensor `[batch, time]`.
+        training: Python bool.
+
+    Example:
+    >>> model = RNNLanguageModel(vocab_size=256, units=256)
+    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> model.fit(lm_dataset("train"), steps_per_epoch=100)
+    >>> step = model.step_model()  # {"token", "state"} -> {"logits", "state"}
+    """
+
+    def __init__(self, vocab_size=256, embedding_dim=64, units=256, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = _checks.positive_int("vocab_size", vocab_size)
+        self.embedding_dim = _checks.positive_int("embedding_dim", embedding_dim)
+        self.units = _checks.positive_int("units", units)
+        self.dropout = _checks.non_negative_float("dropout", dropout, below=1.0)
+        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+        self.rnn = keras.layers.GRU(units, return_sequences=True, dropout=dropout, name="gru")
+        self.head = keras.layers.Dense(vocab_size, name="logits")
+
+    def call(self, tokens, training=False):
+        if len(tokens.shape) != 2:
+            raise ValueError(f"`tokens` must have shape [batch, time], got {tokens.shape}.")
+        return self.head(self.rnn(self.embedding(tokens), training=training))
+
+    def step_model(self, batch_size=1):
+        """Functional single-step model sharing this model's weights.
+
+        Inputs `{"token": int32[batch], "state": float32[batch, units]}`, outputs
+        `{"logits": float32[batch, vocab_size], "state": float32[batch, units]}`.
+        """
+        if not self.built:
+            self.build((None, None))
+        token = keras.Input((), batch_size=batch_size, dtype="int32", name="token")
+        state = keras.Input((self.units,), batch_size=batch_size, name="state")
+        output, new_states = self.rnn.cell(self.embedding(token), [state])
+        return keras.Model(
+            [token, state], {"logits": self.head(output), "state": new_states[0]}, name=f"{self.name}_step"
+        )
+
+    def build(self, input_shape):
+        self.embedding.build(input_shape)
+        self.rnn.build(tuple(input_shape) + (self.embedding_dim,))
+        self.head.build(tuple(input_shape) + (self.units,))
+        super().build(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            vocab_size=self.vocab_size, embedding_dim=self.embedding_dim, units=self.units, dropout=self.dropout
+        )
+        return config
