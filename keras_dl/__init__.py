@@ -1,9 +1,14 @@
 """keras_dl: sequence and generative models for Keras 3, from `fit` to a phone."""
 
+import importlib
+
 __version__ = "0.1.0"
 
-from keras_dl import data
-from keras_dl import decoding
-from keras_dl import export
-from keras_dl import metrics
-from keras_dl import models
+_SUBPACKAGES = ("data", "decoding", "export", "metrics", "models")
+
+
+def __getattr__(name):
+    # Subpackages load on first use, so `keras-dl --help` does not wait for TensorFlow.
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"keras_dl.{name}")
+    raise AttributeError(f"module 'keras_dl' has no attribute {name!r}")

@@ -91,6 +91,11 @@ class TFLiteModel:
             raise ValueError(f"`inputs` must have the keys {self.input_names}, got {sorted(inputs)}.")
         return self.runner(**inputs)
 
+    def zero_inputs(self):
+        """Zero-filled inputs of the shapes and dtypes the model expects."""
+        details = self.runner.get_input_details()
+        return {name: np.zeros(d["shape"], d["dtype"]) for name, d in details.items()}
+
     def median_latency(self, inputs, runs=1000, warmup=50):
         """Median wall time in seconds of one call on fixed `inputs`."""
         for _ in range(warmup):

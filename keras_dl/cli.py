@@ -1,0 +1,198 @@
+"""`keras-dl` command line: demo, train, export, bench.
+
+Heavy imports (TensorFlow) happen inside the commands, so `--help` answers at once.
+"""
+
+import argparse
+import importlib.metadata
+import json
+import os
+import sys
+
+# Before TensorFlow is imported anywhere: keep its C++ log noise out of the output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+RECIPE_GROUP = "keras_dl.recipes"
+MODEL_FILE = "model.keras"
+SAVED_MODEL_DIR = "saved_model"
+TFLITE_FILE = "step.tflite"
+
+
+def _recipes():
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=RECIPE_GROUP)}
+
+
+def _load_recipe(name):
+    recipes = _recipes()
+    if name not in recipes:
+        raise ValueError(f"recipe {name!r} is unknown; expected one of {', '.join(sorted(recipes)) or '(none installed)'}.")
+    return recipes[name].load()
+
+
+def _load_language_model(directory):
+    import keras
+
+    import keras_dl.metrics  # noqa: F401  (registers keras_dl's classes for deserialisation)
+    import keras_dl.models  # noqa: F401
+
+    path = os.path.join(directory, MODEL_FILE)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"`DIR`: no directory {directory!r}; pass the --out of `keras-dl train`.")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"`DIR`: {directory!r} holds no {MODEL_FILE}; train a model into it first.")
+    model = keras.models.load_model(path)
+    if not hasattr(model, "step_model"):
+        raise TypeError(f"`DIR`: {path} holds a {type(model).__name__}, not a language model with a step model.")
+    return model
+
+
+def _export(directory, fmt):
+    """Exports DIR/model.keras; returns `(path, info)`."""
+    from keras_dl import export
+
+    model = _load_language_model(directory)
+    if fmt == "saved_model":
+        return export.export_lm_saved_model(model, os.path.join(directory, SAVED_MODEL_DIR)), {}
+    path = export.export_lm_tflite(model, os.path.join(directory, TFLITE_FILE))
+    return path, {"max_abs_logit_diff_vs_keras": export.verify_lm_tflite(model, path)}
+
+
+def _bench(directory, runs, threads):
+    from keras_dl.export import TFLiteModel
+
+    path = os.path.join(directory, TFLITE_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"`DIR`: no {TFLITE_FILE} in {directory!r}; run `keras-dl export DIR --format tflite` first.")
+    model = TFLiteModel(path, num_threads=threads)
+    latency = model.median_latency(model.zero_inputs(), runs=runs)
+    return {"step_latency_ms": latency * 1e3, "tokens_per_second": 1.0 / latency, "threads": threads}
+
+
+def _dir_size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
+
+
+def cmd_train(args):
+    recipe = _load_recipe(args.recipe)
+    recipe.run(recipe.build_parser(prog=f"keras-dl train {args.recipe}").parse_args(args.recipe_args))
+
+
+def cmd_export(args):
+    path, info = _export(args.dir, args.format)
+    print(json.dumps({"path": path, **info}, indent=2))
+
+
+def cmd_bench(args):
+    from keras_dl import _checks
+
+    print(json.dumps(_bench(args.dir, _checks.positive_int("--runs", args.runs), _checks.positive_int("--threads", args.threads)), indent=2))
+
+
+def cmd_demo(args):
+    """Train -> export (SavedModel + TFLite) -> generate on LiteRT -> time the step -> results table."""
+    import numpy as np
+
+    from keras_dl.decoding import generate
+    from keras_dl.export import TFLiteModel
+    from keras_dl.export import write_text
+
+    out = args.out
+    if args.quick:
+        train_argv = ["--hidden", "128", "--seq-len", "64", "--batch-size", "32", "--steps-per-epoch", "1200",
+                      "--validation-steps", "40"]
+    else:
+        train_argv = ["--hidden", "256", "--seq-len", "100", "--batch-size", "64", "--epochs", "4",
+                      "--steps-per-epoch", "500"]
+    if args.data_dir:
+        train_argv += ["--data-dir", args.data_dir]
+    recipe = _load_recipe("char_rnn")
+    print(f"[1/4] training the byte-level GRU on python_source -> {out}", flush=True)
+    metrics = recipe.run(recipe.build_parser().parse_args(train_argv + ["--out", out]))
+
+    print("[2/4] exporting SavedModel and streaming TFLite", flush=True)
+    saved_model, _ = _export(out, "saved_model")
+    tflite, check = _export(out, "tflite")
+
+    print("[3/4] generating text on LiteRT", flush=True)
+    step = TFLiteModel(tflite, num_threads=1)
+    prompt = b"def "
+    tokens = generate(step, np.zeros((1, metrics["hidden"]), np.float32), list(prompt), 300, temperature=0.8, seed=0)
+    sample = (prompt + bytes(tokens)).decode("utf-8", "replace")
+    write_text(os.path.join(out, "litert_sample.txt"), sample + "\n")
+
+    print("[4/4] timing the TFLite step (1 thread)", flush=True)
+    timing = _bench(out, runs=2000, threads=1)
+    results = {
+        "mode": "quick" if args.quick else "full",
+        "val_bpc": metrics["val_bpc"],
+        "unigram_bpc": metrics["unigram_bpc"],
+        "train_steps": metrics["steps"],
+        "train_seconds": metrics["train_seconds"],
+        "params": metrics["params"],
+        "keras_model_bytes": _dir_size(os.path.join(out, MODEL_FILE)),
+        "saved_model_bytes": _dir_size(saved_model),
+        "tflite_bytes": _dir_size(tflite),
+        "tflite_max_abs_logit_diff": check["max_abs_logit_diff_vs_keras"],
+        "tflite_step_latency_ms": timing["step_latency_ms"],
+        "tflite_tokens_per_second": timing["tokens_per_second"],
+    }
+    write_text(os.path.join(out, "results.json"), json.dumps(results, indent=2))
+    print("\n" + _table(results))
+    print(f"\nLiteRT sample (temperature 0.8):\n{sample}\n\nwrote {os.path.join(out, 'results.json')}")
+
+
+def _table(results):
+    width = max(map(len, results))
+    rows = [f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}" for k, v in results.items()]
+    return "\n".join(rows)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="keras-dl", description="keras_dl: sequence models from fit to a phone.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="the main job: train, export, run on LiteRT, print a results table",
+                          description=cmd_demo.__doc__)
+    demo.add_argument("--out", default="keras_dl_demo", help="output directory (default: ./keras_dl_demo)")
+    demo.add_argument("--quick", action="store_true", help="a smaller model and fewer steps (about 2 minutes)")
+    demo.add_argument("--data-dir", default=None, help="TFDS data directory")
+    demo.set_defaults(func=cmd_demo)
+
+    train = sub.add_parser("train", help="run a training recipe",
+                           description="Run a training recipe; `keras-dl train NAME --help` lists its options. "
+                           f"Recipes: {', '.join(sorted(_recipes()))}.")
+    train.add_argument("recipe", help="recipe name")
+    train.add_argument("recipe_args", nargs=argparse.REMAINDER, help="the recipe's own arguments")
+    train.set_defaults(func=cmd_train)
+
+    export = sub.add_parser("export", help="export a trained model (DIR/model.keras)",
+                            description=f"Export DIR/{MODEL_FILE}: 'saved_model' writes DIR/{SAVED_MODEL_DIR} "
+                            f"(TensorFlow Serving); 'tflite' writes DIR/{TFLITE_FILE} (single-step streaming "
+                            "model, float32) and checks it against Keras.")
+    export.add_argument("dir", help="directory written by `keras-dl train`")
+    export.add_argument("--format", required=True, choices=("saved_model", "tflite"))
+    export.set_defaults(func=cmd_export)
+
+    bench = sub.add_parser("bench", help="time the exported TFLite step model on LiteRT",
+                           description=f"Median latency of one step of DIR/{TFLITE_FILE} on LiteRT, and tokens/s.")
+    bench.add_argument("dir", help="directory holding step.tflite")
+    bench.add_argument("--runs", type=int, default=2000)
+    bench.add_argument("--threads", type=int, default=1)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as e:
+        parser.exit(2, f"keras-dl {args.command}: error: {e}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Byte-level GRU language model (char-RNN) on an embedded corpus, trained with `fit`.
+
+Offline by default: trains on `python_source`, the standard library's source of the
+running interpreter. `--dataset tfds:NAME` uses a TFDS text dataset instead.
+Writes `model.keras`, `metrics.json` (validation bits per character next to the
+unigram baseline) and `samples.txt` to `--out`.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+
+from keras_dl import _checks
+from keras_dl.data import corpus_byte_counts
+from keras_dl.data import lm_dataset
+from keras_dl.decoding import generate
+from keras_dl.export import atomic_path
+from keras_dl.export import write_text
+from keras_dl.metrics import BitsPerCharacter
+from keras_dl.metrics import unigram_bits_per_character
+from keras_dl.models import RNNLanguageModel
+
+PROMPT = b"def "
+TEMPERATURES = (0.5, 1.0)
+
+
+def build_parser(prog="python -m recipes.char_rnn"):
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--dataset", default="python_source", help="python_source (embedded) or tfds:NAME")
+    parser.add_argument("--data-dir", default=None, help="TFDS data directory")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--steps-per-epoch", type=int, default=300)
+    parser.add_argument("--validation-steps", type=int, default=None, help="default: the whole validation split")
+    parser.add_argument("--hidden", type=int, default=256, help="GRU units")
+    parser.add_argument("--embedding", type=int, default=64, help="byte embedding size")
+    parser.add_argument("--seq-len", type=int, default=100, help="training window in bytes (truncated BPTT length)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--sample-length", type=int, default=300, help="bytes per text sample")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity (1: progress bar)")
+    return parser
+
+
+def run(args):
+    """Trains the model described by `args`; returns the metrics also written to `metrics.json`."""
+    for name in ("epochs", "steps_per_epoch", "hidden", "embedding", "seq_len", "batch_size", "sample_length"):
+        _checks.positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
+    if args.validation_steps is not None:
+        _checks.positive_int("--validation-steps", args.validation_steps)
+    if not args.learning_rate > 0:
+        raise ValueError(f"`--learning-rate` must be > 0, got {args.learning_rate}.")
+    os.makedirs(args.out, exist_ok=True)
+    keras.utils.set_random_seed(args.seed)
+
+    data = dict(dataset=args.dataset, data_dir=args.data_dir)
+    train = lm_dataset("train", args.seq_len, args.batch_size, seed=args.seed, **data)
+    validation = lm_dataset("validation", args.seq_len, args.batch_size, **data)
+
+    model = RNNLanguageModel(vocab_size=256, embedding_dim=args.embedding, units=args.hidden)
+    model.build((None, None))  # BackupAndRestore needs the weights before fit.
+    model.compile(
+        optimizer=keras.optimizers.Adam(args.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[BitsPerCharacter()],
+    )
+    start = time.perf_counter()
+    history = model.fit(
+        train,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        validation_data=validation,
+        validation_steps=args.validation_steps,
+        shuffle=False,  # lm_dataset already shuffles; Keras cannot shuffle a tf.data pipeline.
+        # A crash mid-training resumes from the last finished epoch on the next run.
+        callbacks=[keras.callbacks.BackupAndRestore(os.path.join(args.out, "backup"))],
+        verbose=args.verbose,
+    )
+    train_seconds = time.perf_counter() - start
+    with atomic_path(os.path.join(args.out, "model.keras")) as tmp:
+        model.save(tmp)
+
+    unigram_bpc = unigram_bits_per_character(
+        corpus_byte_counts("train", **data), corpus_byte_counts("validation", **data)
+    )
+    step = model.step_model()
+    samples = []
+    for temperature in TEMPERATURES:
+        tokens = generate(step, np.zeros((1, args.hidden), np.float32), list(PROMPT), args.sample_length,
+                          temperature=temperature, seed=args.seed)
+        samples.append(f"--- temperature {temperature} ---\n{(PROMPT + bytes(tokens)).decode('utf-8', 'replace')}\n")
+    write_text(os.path.join(args.out, "samples.txt"), "\n".join(samples))
+
+    metrics = {
+        "dataset": args.dataset,
+        "val_bpc": float(history.history["val_bpc"][-1]),
+        "train_bpc": float(history.history["bpc"][-1]),
+        "unigram_bpc": unigram_bpc,
+        "epochs": args.epochs,
+        "steps": args.epochs * args.steps_per_epoch,
+        "batch_size": args.batch_size,
+        "seq_len": args.seq_len,
+        "hidden": args.hidden,
+        "params": int(model.count_params()),
+        "train_seconds": train_seconds,
+        "train_bytes_per_second": args.epochs * args.steps_per_epoch * args.batch_size * args.seq_len / train_seconds,
+    }
+    write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
+    return metrics
+
+
+def main(argv=None):
+    metrics = run(build_parser().parse_args(argv))
+    print(json.dumps(metrics, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

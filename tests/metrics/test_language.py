@@ -1,0 +1,42 @@
+import math
+
+import numpy as np
+import pytest
+
+from keras_dl.metrics import BitsPerCharacter
+from keras_dl.metrics import unigram_bits_per_character
+
+
+def test_bpc_equals_log_softmax_cross_entropy_in_bits():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(3, 5, 7)).astype(np.float32)
+    labels = rng.integers(0, 7, size=(3, 5))
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    expected = -np.take_along_axis(log_probs, labels[..., None], -1).mean() / math.log(2)
+    metric = BitsPerCharacter()
+    metric.update_state(labels, logits)
+    assert float(metric.result()) == pytest.approx(expected, rel=1e-5)
+
+
+def test_uniform_prediction_over_bytes_costs_eight_bits():
+    metric = BitsPerCharacter()
+    metric.update_state(np.array([[3, 200]]), np.zeros((1, 2, 256), np.float32))
+    assert float(metric.result()) == pytest.approx(8.0, abs=1e-5)
+
+
+def test_bpc_metric_round_trips_its_config():
+    metric = BitsPerCharacter(name="val_bits")
+    assert BitsPerCharacter.from_config(metric.get_config()).name == "val_bits"
+
+
+def test_unigram_baseline_by_hand():
+    # Add-one smoothing: p = (3+1, 1+1) / 6; eval sees one of each symbol.
+    expected = -(math.log2(4 / 6) + math.log2(2 / 6)) / 2
+    assert unigram_bits_per_character([3, 1], [1, 1]) == pytest.approx(expected)
+
+
+def test_unigram_baseline_rejects_mismatched_histograms():
+    with pytest.raises(ValueError, match="`train_counts` and `eval_counts`"):
+        unigram_bits_per_character([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="`eval_counts` is empty"):
+        unigram_bits_per_character([1, 2], [0, 0])

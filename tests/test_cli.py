@@ -1,0 +1,74 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+RESULT_FIELDS = {
+    "mode", "val_bpc", "unigram_bpc", "train_steps", "train_seconds", "params", "keras_model_bytes",
+    "saved_model_bytes", "tflite_bytes", "tflite_max_abs_logit_diff", "tflite_step_latency_ms",
+    "tflite_tokens_per_second",
+}
+
+
+def keras_dl(*argv, check=True):
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_dl.cli", *argv], capture_output=True, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"keras-dl {' '.join(argv)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo_dir(data_dir, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("demo"))
+    keras_dl("demo", "--quick", "--out", out, "--data-dir", data_dir)
+    return out
+
+
+@pytest.mark.slow
+def test_quick_demo_writes_a_complete_results_table(demo_dir):
+    with open(os.path.join(demo_dir, "results.json")) as f:
+        results = json.load(f)
+    assert set(results) == RESULT_FIELDS
+    assert results["mode"] == "quick"
+    assert results["val_bpc"] < results["unigram_bpc"] - 1.0
+    assert results["tflite_max_abs_logit_diff"] < 1e-4
+    assert 0 < results["tflite_bytes"] < results["keras_model_bytes"]
+    assert results["tflite_tokens_per_second"] == pytest.approx(1e3 / results["tflite_step_latency_ms"])
+    for name in ("model.keras", "step.tflite", "saved_model", "samples.txt", "litert_sample.txt", "metrics.json"):
+        assert os.path.exists(os.path.join(demo_dir, name)), name
+
+
+@pytest.mark.slow
+def test_export_and_bench_commands_on_a_trained_model(demo_dir):
+    exported = json.loads(keras_dl("export", demo_dir, "--format", "tflite").stdout)
+    assert exported["path"].endswith("step.tflite")
+    assert exported["max_abs_logit_diff_vs_keras"] < 1e-4
+    timing = json.loads(keras_dl("bench", demo_dir, "--runs", "50").stdout)
+    assert timing["threads"] == 1 and timing["step_latency_ms"] > 0
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "export", "bench"])
+def test_every_command_explains_itself(command):
+    result = keras_dl(command, "--help")
+    assert "usage: keras-dl " + command in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["train", "no_such_recipe"], "recipe 'no_such_recipe' is unknown; expected one of char_rnn"),
+        (["export", "/no/such/dir", "--format", "tflite"], "`DIR`: no directory"),
+        (["bench", "/no/such/dir"], "`DIR`: no step.tflite"),
+        (["bench", ".", "--runs", "0"], "`--runs`"),
+        (["train", "char_rnn", "--out", "/tmp/unused", "--hidden", "-1"], "`--hidden`"),
+    ],
+)
+def test_bad_cli_input_names_the_argument(argv, match):
+    result = keras_dl(*argv, check=False)
+    assert result.returncode == 2
+    assert match in result.stderr
