@@ -2,8 +2,8 @@
 
 Offline by default: trains on `python_source`, the standard library's source of the
 running interpreter. `--dataset tfds:NAME` uses a TFDS text dataset instead.
-Writes `model.keras`, `metrics.json` (validation bits per character next to the
-unigram baseline) and `samples.txt` to `--out`.
+Writes `model.keras`, `metrics.json` (bits per character on the whole validation
+split next to the unigram baseline), `learning_curve.png` and `samples.txt` to `--out`.
 """
 
 import argparse
@@ -19,6 +19,7 @@ from keras_dl import _checks
 from keras_dl.data import corpus_byte_counts
 from keras_dl.data import lm_dataset
 from keras_dl.decoding import generate
+from keras_dl.diagnostics import plot_learning_curves
 from keras_dl.export import atomic_path
 from keras_dl.export import write_text
 from keras_dl.metrics import BitsPerCharacter
@@ -34,9 +35,11 @@ def build_parser(prog="python -m recipes.char_rnn"):
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--dataset", default="python_source", help="python_source (embedded) or tfds:NAME")
     parser.add_argument("--data-dir", default=None, help="TFDS data directory")
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--steps-per-epoch", type=int, default=300)
-    parser.add_argument("--validation-steps", type=int, default=None, help="default: the whole validation split")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--steps-per-epoch", type=int, default=100)
+    parser.add_argument("--validation-steps", type=int, default=20,
+                        help="validation batches after each epoch, for the learning curve; the reported "
+                        "val_bpc is always measured on the whole validation split")
     parser.add_argument("--hidden", type=int, default=256, help="GRU units")
     parser.add_argument("--embedding", type=int, default=64, help="byte embedding size")
     parser.add_argument("--seq-len", type=int, default=100, help="training window in bytes (truncated BPTT length)")
@@ -50,10 +53,9 @@ def build_parser(prog="python -m recipes.char_rnn"):
 
 def run(args):
     """Trains the model described by `args`; returns the metrics also written to `metrics.json`."""
-    for name in ("epochs", "steps_per_epoch", "hidden", "embedding", "seq_len", "batch_size", "sample_length"):
+    for name in ("epochs", "steps_per_epoch", "hidden", "embedding", "seq_len", "batch_size", "sample_length",
+                 "validation_steps"):
         _checks.positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
-    if args.validation_steps is not None:
-        _checks.positive_int("--validation-steps", args.validation_steps)
     if not args.learning_rate > 0:
         raise ValueError(f"`--learning-rate` must be > 0, got {args.learning_rate}.")
     os.makedirs(args.out, exist_ok=True)
@@ -75,8 +77,8 @@ def run(args):
         train,
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,
-        validation_data=validation,
-        validation_steps=args.validation_steps,
+        # The same first batches every epoch, so the curve's points are comparable.
+        validation_data=validation.take(args.validation_steps),
         shuffle=False,  # lm_dataset already shuffles; Keras cannot shuffle a tf.data pipeline.
         # A crash mid-training resumes from the last finished epoch on the next run.
         callbacks=[keras.callbacks.BackupAndRestore(os.path.join(args.out, "backup"))],
@@ -86,9 +88,13 @@ def run(args):
     with atomic_path(os.path.join(args.out, "model.keras")) as tmp:
         model.save(tmp)
 
+    val_bpc = model.evaluate(validation, verbose=0, return_dict=True)["bpc"]
     unigram_bpc = unigram_bits_per_character(
         corpus_byte_counts("train", **data), corpus_byte_counts("validation", **data)
     )
+    curves = {"train (epoch mean)": history.history["bpc"], "validation": history.history["val_bpc"]}
+    plot_learning_curves(os.path.join(args.out, "learning_curve.png"), curves, {"unigram baseline": unigram_bpc},
+                         ylabel="bits per character", title=f"char GRU-{args.hidden} on {args.dataset}")
     step = model.step_model()
     samples = []
     for temperature in TEMPERATURES:
@@ -99,7 +105,7 @@ def run(args):
 
     metrics = {
         "dataset": args.dataset,
-        "val_bpc": float(history.history["val_bpc"][-1]),
+        "val_bpc": float(val_bpc),
         "train_bpc": float(history.history["bpc"][-1]),
         "unigram_bpc": unigram_bpc,
         "epochs": args.epochs,
@@ -110,6 +116,7 @@ def run(args):
         "params": int(model.count_params()),
         "train_seconds": train_seconds,
         "train_bytes_per_second": args.epochs * args.steps_per_epoch * args.batch_size * args.seq_len / train_seconds,
+        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
     }
     write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
     return metrics

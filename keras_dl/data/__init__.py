@@ -6,6 +6,7 @@ from keras_dl.data.datasets import AddingProblem
 from keras_dl.data.datasets import CopyMemory
 from keras_dl.data.datasets import Parity
 from keras_dl.data.datasets import PythonSource
+from keras_dl.data.datasets import SequenceTask
 from keras_dl.data.datasets import SequenceTaskConfig
 from keras_dl.data.datasets import python_source_files
 from keras_dl.data.datasets import split_of

@@ -102,8 +102,11 @@ class SequenceTaskConfig(tfds.core.BuilderConfig):
         super().__init__(name=name, **kwargs)
 
 
-class _SequenceTask(tfds.core.GeneratorBasedBuilder):
-    """Base of the generated tasks: subclasses define `_features` and `_make`."""
+class SequenceTask(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """Base of the generated tasks: subclasses define `_features` and `_make`.
+
+    Not a dataset itself, so it is kept out of the TFDS registry.
+    """
 
     VERSION = tfds.core.Version("1.0.0")
     BUILDER_CONFIGS = [SequenceTaskConfig()]
@@ -133,7 +136,7 @@ class _SequenceTask(tfds.core.GeneratorBasedBuilder):
             yield i, {"inputs": inputs[i], "target": target[i]}
 
 
-class AddingProblem(_SequenceTask):
+class AddingProblem(SequenceTask):
     """Adding problem (Hochreiter & Schmidhuber 1997; the form of Le et al. 2015).
 
     `inputs[t] = (value, marker)`: values uniform in [0, 1]; exactly two markers are 1,
@@ -162,7 +165,7 @@ class AddingProblem(_SequenceTask):
         return np.stack([values, markers], axis=-1), target.astype(np.float32)
 
 
-class CopyMemory(_SequenceTask):
+class CopyMemory(SequenceTask):
     """Copy memory task (Arjovsky, Shah & Bengio 2016).
 
     Sequences of `length + 20` symbols: 10 data symbols from {1..8}, then `length - 1`
@@ -186,7 +189,7 @@ class CopyMemory(_SequenceTask):
         return inputs, target
 
 
-class Parity(_SequenceTask):
+class Parity(SequenceTask):
     """Parity: `inputs` is a sequence of random bits, `target` is 1 if it holds an odd number of ones."""
 
     def _features(self, length):

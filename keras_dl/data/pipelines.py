@@ -5,7 +5,9 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_dl import _checks
-from keras_dl.data.datasets import EMBEDDED_DATASETS, SequenceTaskConfig
+from keras_dl.data.datasets import EMBEDDED_DATASETS
+from keras_dl.data.datasets import SequenceTask
+from keras_dl.data.datasets import SequenceTaskConfig
 
 TFDS_PREFIX = "tfds:"
 
@@ -39,7 +41,7 @@ def load_builder(name, data_dir=None, **config):
             f"{_embedded_names()}, or 'tfds:NAME' for a TFDS catalog dataset."
         )
     builder_cls = EMBEDDED_DATASETS[name]
-    if builder_cls.BUILDER_CONFIGS and isinstance(builder_cls.BUILDER_CONFIGS[0], SequenceTaskConfig):
+    if issubclass(builder_cls, SequenceTask):
         task_config = SequenceTaskConfig(**config)
         if task_config.length < builder_cls.min_length:
             raise ValueError(
@@ -83,6 +85,11 @@ def byte_counts(texts):
     return counts
 
 
+def _num_windows(num_bytes, seq_len):
+    """Windows of `seq_len` inputs (each with a next-byte target) in a document; 0 for an empty one."""
+    return tf.maximum(num_bytes - 1, 0) // seq_len
+
+
 def lm_windows(texts, seq_len, batch_size, *, shuffle=False, repeat=False, seed=None, buffer_size=10000):
     """Turns a dataset of byte strings into batches of `(inputs, targets)` windows.
 
@@ -105,7 +112,7 @@ def lm_windows(texts, seq_len, batch_size, *, shuffle=False, repeat=False, seed=
 
     def windows(text):
         data = tf.io.decode_raw(text, tf.uint8)
-        n = (tf.shape(data)[0] - 1) // seq_len
+        n = _num_windows(tf.shape(data)[0], seq_len)
         inputs = tf.reshape(data[: n * seq_len], [n, seq_len])
         targets = tf.reshape(data[1 : n * seq_len + 1], [n, seq_len])
         return tf.data.Dataset.from_tensor_slices((inputs, targets))
@@ -117,6 +124,14 @@ def lm_windows(texts, seq_len, batch_size, *, shuffle=False, repeat=False, seed=
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=True)
+    if not repeat:
+        # flat_map hides the length; stating it lets Keras size its progress bar and
+        # restart the same batches every epoch instead of warning that data ran out.
+        num_windows = texts.reduce(
+            tf.constant(0, tf.int64),
+            lambda total, text: total + _num_windows(tf.cast(tf.strings.length(text), tf.int64), seq_len),
+        )
+        ds = ds.apply(tf.data.experimental.assert_cardinality(num_windows // batch_size))
     ds = ds.map(lambda x, y: (tf.cast(x, tf.int32), tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 

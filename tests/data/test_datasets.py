@@ -155,3 +155,19 @@ def test_lm_windows_rejects_bad_sizes():
         data.lm_windows(texts, seq_len=0, batch_size=1)
     with pytest.raises(TypeError, match="`batch_size`"):
         data.lm_windows(texts, seq_len=2, batch_size="4")
+
+
+def test_embedded_datasets_are_plain_tfds_datasets(python_source, data_dir):
+    names = set(tfds.list_builders())
+    assert set(data.EMBEDDED_DATASETS) <= names
+    assert "sequence_task" not in names  # The abstract base is not a dataset.
+    via_tfds = tfds.load("python_source", split="validation", data_dir=data_dir)
+    assert len(list(via_tfds)) == python_source.info.splits["validation"].num_examples
+
+
+def test_finite_lm_pipelines_know_their_length():
+    docs = [b"x" * 30, b"", b"y" * 17]  # 29 // 4 + 0 + 16 // 4 = 11 windows -> 5 batches of 2.
+    ds = data.lm_windows(tf.data.Dataset.from_tensor_slices(docs), seq_len=4, batch_size=2)
+    assert ds.cardinality() == 5 == len(list(ds))
+    repeated = data.lm_windows(tf.data.Dataset.from_tensor_slices(docs), seq_len=4, batch_size=2, repeat=True)
+    assert repeated.cardinality() == tf.data.INFINITE_CARDINALITY

@@ -9,7 +9,8 @@ from recipes import char_rnn
 def test_char_rnn_beats_the_unigram_baseline_by_a_bit_per_char(data_dir, tmp_path):
     args = char_rnn.build_parser().parse_args(
         ["--out", str(tmp_path), "--data-dir", data_dir, "--hidden", "64", "--embedding", "16",
-         "--seq-len", "64", "--batch-size", "32", "--steps-per-epoch", "300", "--validation-steps", "30",
+         "--seq-len", "64", "--batch-size", "32", "--epochs", "3", "--steps-per-epoch", "100",
+         "--validation-steps", "10",
          "--sample-length", "40", "--verbose", "0"]
     )
     metrics = char_rnn.run(args)
@@ -18,6 +19,9 @@ def test_char_rnn_beats_the_unigram_baseline_by_a_bit_per_char(data_dir, tmp_pat
     assert metrics["val_bpc"] < metrics["unigram_bpc"] - 1.0
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     assert (tmp_path / "model.keras").stat().st_size > 0
+    assert (tmp_path / "learning_curve.png").stat().st_size > 0
+    assert len(metrics["history"]["val_bpc"]) == 3
+    assert metrics["history"]["val_bpc"][-1] < metrics["history"]["val_bpc"][0]
     samples = (tmp_path / "samples.txt").read_text()
     assert samples.count("--- temperature") == 2
     assert not (tmp_path / "backup").exists()  # BackupAndRestore cleans up after a finished run.
@@ -29,6 +33,7 @@ def test_char_rnn_beats_the_unigram_baseline_by_a_bit_per_char(data_dir, tmp_pat
         (["--hidden", "0"], "--hidden"),
         (["--seq-len", "-5"], "--seq-len"),
         (["--learning-rate", "0"], "--learning-rate"),
+        (["--validation-steps", "0"], "--validation-steps"),
         (["--dataset", "no_such_corpus"], "`dataset`='no_such_corpus'"),
     ],
 )
