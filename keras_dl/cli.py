@@ -76,7 +76,8 @@ def _dir_size(path):
 
 def cmd_train(args):
     recipe = _load_recipe(args.recipe)
-    recipe.run(recipe.build_parser(prog=f"keras-dl train {args.recipe}").parse_args(args.recipe_args))
+    metrics = recipe.run(recipe.build_parser(prog=f"keras-dl train {args.recipe}").parse_args(args.recipe_args))
+    print(json.dumps(metrics, indent=2))
 
 
 def cmd_export(args):

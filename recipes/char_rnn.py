@@ -63,7 +63,9 @@ def run(args):
 
     data = dict(dataset=args.dataset, data_dir=args.data_dir)
     train = lm_dataset("train", args.seq_len, args.batch_size, seed=args.seed, **data)
-    validation = lm_dataset("validation", args.seq_len, args.batch_size, **data)
+    # One fixed random order: the first --validation-steps batches are a stable, representative subset.
+    validation = lm_dataset("validation", args.seq_len, args.batch_size, shuffle=True, seed=args.seed,
+                            reshuffle_each_iteration=False, **data)
 
     model = RNNLanguageModel(vocab_size=256, embedding_dim=args.embedding, units=args.hidden)
     model.build((None, None))  # BackupAndRestore needs the weights before fit.
@@ -77,7 +79,7 @@ def run(args):
         train,
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,
-        # The same first batches every epoch, so the curve's points are comparable.
+        # The same batches every epoch, so the curve's points are comparable.
         validation_data=validation.take(args.validation_steps),
         shuffle=False,  # lm_dataset already shuffles; Keras cannot shuffle a tf.data pipeline.
         # A crash mid-training resumes from the last finished epoch on the next run.

@@ -90,7 +90,7 @@ def _num_windows(num_bytes, seq_len):
     return tf.maximum(num_bytes - 1, 0) // seq_len
 
 
-def lm_windows(texts, seq_len, batch_size, *, shuffle=False, repeat=False, seed=None, buffer_size=10000):
+def lm_windows(texts, seq_len, batch_size, *, shuffle=False, repeat=False, seed=None, reshuffle_each_iteration=True):
     """Turns a dataset of byte strings into batches of `(inputs, targets)` windows.
 
     Each document is cut into non-overlapping windows of `seq_len` bytes; the targets are
@@ -100,9 +100,13 @@ def lm_windows(texts, seq_len, batch_size, *, shuffle=False, repeat=False, seed=
         texts: `tf.data.Dataset` of scalar `tf.string` documents.
         seq_len: window length.
         batch_size: windows per batch (the last partial batch is dropped).
-        shuffle: shuffle windows (buffer of `buffer_size`), reshuffled every epoch.
+        shuffle: shuffle the windows of the whole corpus (a buffer as large as the data:
+            documents are stored in order, and a smaller buffer would fill batches with
+            windows of neighbouring files).
         repeat: repeat forever (use with `steps_per_epoch`).
         seed: shuffle seed.
+        reshuffle_each_iteration: a new order on every pass; False keeps one fixed
+            random order (a representative, stable validation subset with `take`).
 
     Returns:
         `tf.data.Dataset` of `(int32[batch, seq_len], int32[batch, seq_len])`.
@@ -117,27 +121,27 @@ def lm_windows(texts, seq_len, batch_size, *, shuffle=False, repeat=False, seed=
         targets = tf.reshape(data[1 : n * seq_len + 1], [n, seq_len])
         return tf.data.Dataset.from_tensor_slices((inputs, targets))
 
+    num_windows = texts.reduce(
+        tf.constant(0, tf.int64),
+        lambda total, text: total + _num_windows(tf.cast(tf.strings.length(text), tf.int64), seq_len),
+    )
     # Cached as uint8 (a quarter of the int32 size), cast per batch.
     ds = texts.flat_map(windows).cache()
     if shuffle:
-        ds = ds.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(tf.maximum(num_windows, 1), seed=seed, reshuffle_each_iteration=reshuffle_each_iteration)
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=True)
     if not repeat:
         # flat_map hides the length; stating it lets Keras size its progress bar and
         # restart the same batches every epoch instead of warning that data ran out.
-        num_windows = texts.reduce(
-            tf.constant(0, tf.int64),
-            lambda total, text: total + _num_windows(tf.cast(tf.strings.length(text), tf.int64), seq_len),
-        )
         ds = ds.apply(tf.data.experimental.assert_cardinality(num_windows // batch_size))
     ds = ds.map(lambda x, y: (tf.cast(x, tf.int32), tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def lm_dataset(split, seq_len=100, batch_size=64, *, dataset="python_source", data_dir=None,
-               text_key="text", shuffle=None, repeat=None, seed=None):
+               text_key="text", shuffle=None, repeat=None, seed=None, reshuffle_each_iteration=True):
     """Byte-level language-modelling batches from a text dataset.
 
     Args:
@@ -148,7 +152,7 @@ def lm_dataset(split, seq_len=100, batch_size=64, *, dataset="python_source", da
         data_dir: TFDS data directory.
         text_key: feature holding the text.
         shuffle, repeat: default to True for the train split, False otherwise.
-        seed: shuffle seed.
+        seed, reshuffle_each_iteration: see `lm_windows`.
 
     Example:
     >>> train = lm_dataset("train", seq_len=100, batch_size=64)
@@ -162,6 +166,7 @@ def lm_dataset(split, seq_len=100, batch_size=64, *, dataset="python_source", da
         shuffle=is_train if shuffle is None else shuffle,
         repeat=is_train if repeat is None else repeat,
         seed=seed,
+        reshuffle_each_iteration=reshuffle_each_iteration,
     )
 
 
@@ -182,7 +187,7 @@ def task_dataset(name, split, batch_size, *, data_dir=None, shuffle=None, repeat
     is_train = split == "train"
     ds = builder.as_dataset(split=split, as_supervised=True).cache()
     if is_train if shuffle is None else shuffle:
-        ds = ds.shuffle(10000, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(builder.info.splits[split].num_examples, seed=seed, reshuffle_each_iteration=True)
     if is_train if repeat is None else repeat:
         ds = ds.repeat()
     return ds.batch(batch_size, drop_remainder=is_train).prefetch(tf.data.AUTOTUNE)

@@ -120,6 +120,10 @@ def test_task_dataset_batches(data_dir):
     ds = data.task_dataset("adding_problem", "validation", 4, data_dir=data_dir, length=10, num_train=20, num_eval=8)
     shapes = [(x.shape, y.shape) for x, y in ds]
     assert shapes == [((4, 10, 2), (4,)), ((4, 10, 2), (4,))]
+    train = data.task_dataset("adding_problem", "train", 4, data_dir=data_dir, length=10, num_train=20, num_eval=8)
+    targets = np.concatenate([y for _, y in train.take(10)])  # 40 examples from 20: it repeats, reshuffled.
+    assert train.cardinality() == tf.data.INFINITE_CARDINALITY
+    assert sorted(targets[:20]) == sorted(targets[20:]) and not np.array_equal(targets[:20], targets[20:])
 
 
 @pytest.mark.parametrize(
@@ -171,3 +175,18 @@ def test_finite_lm_pipelines_know_their_length():
     assert ds.cardinality() == 5 == len(list(ds))
     repeated = data.lm_windows(tf.data.Dataset.from_tensor_slices(docs), seq_len=4, batch_size=2, repeat=True)
     assert repeated.cardinality() == tf.data.INFINITE_CARDINALITY
+
+
+def test_shuffle_mixes_the_whole_corpus_and_can_keep_a_fixed_order():
+    # A long document (20000 windows) then a short one (20): with any buffer smaller than the
+    # corpus, the short one's windows could only come out in the second half of a pass.
+    docs = [b"a" * 80001, b"b" * 81]
+    texts = tf.data.Dataset.from_tensor_slices(docs)
+    shuffled = np.concatenate([x[:, 0] for x, _ in data.lm_windows(texts, 4, 1000, shuffle=True, seed=0).as_numpy_iterator()])
+    assert len(shuffled) == 20000  # The last partial batch of 20 is dropped.
+    assert np.flatnonzero(shuffled == ord("b")).min() < 10000  # P(fails | full shuffle) ~ 2**-20.
+
+    fixed = data.lm_windows(texts, 4, 1000, shuffle=True, seed=1, reshuffle_each_iteration=False)
+    first_pass = np.concatenate([x for x, _ in fixed.as_numpy_iterator()])
+    second_pass = np.concatenate([x for x, _ in fixed.as_numpy_iterator()])
+    np.testing.assert_array_equal(first_pass, second_pass)
