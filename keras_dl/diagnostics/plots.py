@@ -3,6 +3,7 @@
 import io
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -31,6 +32,7 @@ def plot_learning_curves(path, curves, baselines=None, xlabel="epoch", ylabel="l
         ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
     for label, value in (baselines or {}).items():
         ax.axhline(value, linestyle="--", color="gray", label=f"{label} ({value:.3g})")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
