@@ -65,9 +65,12 @@ class TFLiteModel:
             litert.OpResolverType.AUTO if default_delegates
             else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         )
-        source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {"model_path": os.fspath(model)}
-        if "model_path" in source and not os.path.isfile(source["model_path"]):
-            raise FileNotFoundError(f"`model`: no .tflite file at {source['model_path']!r}.")
+        if isinstance(model, (bytes, bytearray)):
+            source = {"model_content": bytes(model)}
+        elif os.path.isfile(model):
+            source = {"model_path": os.fspath(model)}
+        else:
+            raise FileNotFoundError(f"`model`: no .tflite file at {os.fspath(model)!r}.")
         self.interpreter = litert.Interpreter(
             **source, num_threads=num_threads, experimental_op_resolver_type=resolver
         )
@@ -84,6 +87,7 @@ class TFLiteModel:
     @property
     def op_names(self):
         """Sorted names of the operators in the model (e.g. `FULLY_CONNECTED`)."""
+        # LiteRT has no public op listing; the Analyzer only prints text.
         return sorted({op["op_name"] for op in self.interpreter._get_ops_details()})
 
     def __call__(self, inputs):
