@@ -1,0 +1,8 @@
+"""Layers: recurrent cells (and, to come, attention, memory, causal convolutions, sampling)."""
+
+from keras_dl.layers.cells import ElmanCell
+from keras_dl.layers.cells import GRUCell
+from keras_dl.layers.cells import LeakyCell
+from keras_dl.layers.cells import LSTMCell
+from keras_dl.layers.cells import RecurrentCell
+from keras_dl.layers.cells import UnitInterval

@@ -1,0 +1,379 @@
+"""Recurrent cells for `keras.layers.RNN`: Elman/IRNN, LSTM variants, GRU, leaky integrators.
+
+Every cell follows the Keras 3 cell contract (`state_size`, `output_size`,
+`call(inputs, states, training)`, `get_initial_state`), so it works inside
+`keras.layers.RNN`, `Bidirectional` and `StackedRNNCells`, with masking. Gate layouts
+match Keras' own cells (LSTM `[i, f, c, o]`, GRU `[z, r, h]`), so weights move between them.
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+# DropoutRNNCell is Keras' own variational-dropout mixin (one mask per sequence); it is
+# not exported under keras.layers, so it is imported from its module.
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+from keras_dl import _checks
+
+
+def _register(cls):
+    return keras.saving.register_keras_serializable(package="keras_dl")(cls)
+
+
+@_register
+class UnitInterval(keras.constraints.Constraint):
+    """Clips weights into `[min_value, 1]` (leak rates `1 / tau` of leaky units)."""
+
+    def __init__(self, min_value=1e-3):
+        self.min_value = float(min_value)
+
+    def __call__(self, w):
+        return ops.clip(w, self.min_value, 1.0)
+
+    def get_config(self):
+        return {"min_value": self.min_value}
+
+
+class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
+    """Base of keras_dl's cells: units, input/recurrent kernels, bias, variational dropout.
+
+    Subclasses set `gates` (how many `units`-wide blocks the kernels hold) and
+    implement `step(x, states)`, where `x` is the input after dropout.
+    """
+
+    gates = 1
+
+    def __init__(self, units, use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _checks.positive_int("units", units)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.dropout = _checks.non_negative_float("dropout", dropout, below=1.0)
+        self.recurrent_dropout = _checks.non_negative_float("recurrent_dropout", recurrent_dropout, below=1.0)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+
+    @property
+    def state_size(self):
+        return self.units
+
+    @property
+    def output_size(self):
+        return self.units
+
+    def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs of shape [batch, features] per step with a known "
+                f"feature size, got {tuple(input_shape)}."
+            )
+        width = self.gates * self.units
+        self.kernel = self.add_weight(shape=(input_shape[-1], width), initializer=self.kernel_initializer, name="kernel")
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, width), initializer=self.recurrent_initializer, name="recurrent_kernel"
+        )
+        self.bias = self.add_weight(shape=self.bias_shape(), initializer=self.bias_initializer, name="bias") if self.use_bias else None
+
+    def bias_shape(self):
+        return (self.gates * self.units,)
+
+    def call(self, inputs, states, training=False):
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        sizes = self._state_sizes()
+        if len(states) != len(sizes) or any(s.shape[-1] not in (None, n) for s, n in zip(states, sizes)):
+            raise ValueError(
+                f"`states` of {type(self).__name__} must be {len(sizes)} tensor(s) of widths {sizes}, got shapes "
+                f"{[tuple(s.shape) for s in states]}."
+            )
+        if training and self.dropout > 0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        if training and self.recurrent_dropout > 0:
+            states[0] = states[0] * self.get_recurrent_dropout_mask(states[0])
+        return self.step(inputs, states)
+
+    def _state_sizes(self):
+        return list(self.state_size) if isinstance(self.state_size, (list, tuple)) else [self.state_size]
+
+    def get_initial_state(self, batch_size=None):
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self._state_sizes()]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            use_bias=self.use_bias,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            recurrent_initializer=keras.initializers.serialize(self.recurrent_initializer),
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            seed=self.seed,
+        )
+        return config
+
+
+@_register
+class ElmanCell(RecurrentCell):
+    """Simple (Elman) recurrence `h_t = f(x_t W + h_{t-1} U + b)`.
+
+    With `irnn=True` it is the IRNN of Le, Jaitly & Hinton (2015): ReLU units, identity
+    recurrent initialisation and input weights from N(0, 0.001), which keeps the
+    through-time Jacobian close to the identity at the start of training.
+
+    Args:
+        units: state size.
+        activation: `f`; `"tanh"` by default, `"relu"` with `irnn=True`.
+        irnn: IRNN defaults for activation and initialisers (explicit arguments win).
+        **kwargs: see `RecurrentCell` (initialisers, dropout, seed, ...).
+
+    Call arguments:
+        inputs: `[batch, features]`.
+        states: `[h]`, each `[batch, units]`.
+        training: applies dropout when True.
+
+    Example:
+    >>> rnn = keras.layers.RNN(ElmanCell(128, irnn=True), return_sequences=True)
+    """
+
+    def __init__(self, units, activation=None, irnn=False, **kwargs):
+        self.irnn = bool(irnn)
+        if self.irnn:
+            kwargs.setdefault("recurrent_initializer", "identity")
+            kwargs.setdefault("kernel_initializer", keras.initializers.RandomNormal(stddev=1e-3))
+        super().__init__(units, **kwargs)
+        self.activation = keras.activations.get(activation or ("relu" if self.irnn else "tanh"))
+
+    def step(self, x, states):
+        h = self.activation(ops.matmul(x, self.kernel) + ops.matmul(states[0], self.recurrent_kernel)
+                            + (self.bias if self.use_bias else 0.0))
+        return h, [h]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(activation=keras.activations.serialize(self.activation), irnn=self.irnn)
+        return config
+
+
+@_register
+class LSTMCell(RecurrentCell):
+    """LSTM cell (Hochreiter & Schmidhuber 1997; forget gate of Gers et al. 2000) with options.
+
+    Gates `[i, f, c, o]` as in `keras.layers.LSTMCell`:
+    `c_t = f * c_{t-1} + i * tanh(g)`, `h_t = o * tanh(c_t)`.
+
+    Args:
+        units: state size.
+        forget_bias: initial forget-gate bias (1.0 keeps memory at the start, Jozefowicz et al. 2015).
+        peepholes: gates see the cell (Gers & Schmidhuber 2000): `i` and `f` see `c_{t-1}`,
+            `o` sees `c_t`, through per-unit (diagonal) weights.
+        layer_norm: layer normalisation (Ba et al. 2016) of `x W` and of `h U` over all
+            gates, and of `c_t` before the output `tanh` (the carried `c_t` is not normalised).
+        coupled: coupled input-forget gate (CIFG, Greff et al. 2017): `i = 1 - f`, so the
+            kernels hold three gates `[f, c, o]`.
+        **kwargs: see `RecurrentCell`.
+
+    Call arguments:
+        inputs: `[batch, features]`.
+        states: `[h, c]`, each `[batch, units]`.
+        training: applies dropout when True.
+
+    Example:
+    >>> rnn = keras.layers.RNN(LSTMCell(256, peepholes=True, layer_norm=True))
+    """
+
+    def __init__(self, units, forget_bias=1.0, peepholes=False, layer_norm=False, coupled=False, **kwargs):
+        super().__init__(units, **kwargs)
+        self.forget_bias = float(forget_bias)
+        self.peepholes = bool(peepholes)
+        self.layer_norm = bool(layer_norm)
+        self.coupled = bool(coupled)
+        self.gates = 3 if self.coupled else 4
+        if self.layer_norm:
+            # Sublayers take the cell's dtype policy (float64, mixed precision) explicitly.
+            self.kernel_norm = keras.layers.LayerNormalization(name="kernel_norm", dtype=self.dtype_policy)
+            self.recurrent_norm = keras.layers.LayerNormalization(name="recurrent_norm", dtype=self.dtype_policy)
+            self.state_norm = keras.layers.LayerNormalization(name="state_norm", dtype=self.dtype_policy)
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.use_bias:
+            forget = slice(0, self.units) if self.coupled else slice(self.units, 2 * self.units)
+            bias = np.asarray(self.bias_initializer((self.gates * self.units,)), np.float32).copy()
+            bias[forget] += self.forget_bias
+            self.bias.assign(bias)
+        if self.peepholes:
+            self.peephole_weights = self.add_weight(
+                shape=(3, self.units), initializer="glorot_uniform", name="peephole_weights"
+            )
+        if self.layer_norm:
+            for norm in (self.kernel_norm, self.recurrent_norm):
+                norm.build((None, self.gates * self.units))
+            self.state_norm.build((None, self.units))
+
+    def step(self, x, states):
+        h_prev, c_prev = states
+        xw, hu = ops.matmul(x, self.kernel), ops.matmul(h_prev, self.recurrent_kernel)
+        if self.layer_norm:
+            xw, hu = self.kernel_norm(xw), self.recurrent_norm(hu)
+        z = xw + hu + (self.bias if self.use_bias else 0.0)
+        if self.coupled:
+            zf, zg, zo = ops.split(z, 3, axis=-1)
+            zi = None
+        else:
+            zi, zf, zg, zo = ops.split(z, 4, axis=-1)
+        if self.peepholes:
+            zf = zf + c_prev * self.peephole_weights[1]
+            if zi is not None:
+                zi = zi + c_prev * self.peephole_weights[0]
+        f = ops.sigmoid(zf)
+        i = 1.0 - f if self.coupled else ops.sigmoid(zi)
+        c = f * c_prev + i * ops.tanh(zg)
+        if self.peepholes:
+            zo = zo + c * self.peephole_weights[2]
+        o = ops.sigmoid(zo)
+        h = o * ops.tanh(self.state_norm(c) if self.layer_norm else c)
+        return h, [h, c]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(forget_bias=self.forget_bias, peepholes=self.peepholes, layer_norm=self.layer_norm,
+                      coupled=self.coupled)
+        return config
+
+
+@_register
+class GRUCell(RecurrentCell):
+    """GRU cell (Cho et al. 2014) in both conventions, gates `[z, r, h]` as in `keras.layers.GRUCell`.
+
+    `h_t = z * h_{t-1} + (1 - z) * h~`, with
+    `h~ = tanh(x W_h + (r * h_{t-1}) U_h + b)` when `reset_after=False` (the paper), or
+    `h~ = tanh(x W_h + b_x + r * (h_{t-1} U_h + b_h))` when `reset_after=True` (cuDNN's,
+    with separate input and recurrent biases, bias shape `[2, 3 * units]`).
+
+    Args:
+        units: state size.
+        reset_after: which convention (see above).
+        **kwargs: see `RecurrentCell`.
+
+    Call arguments:
+        inputs: `[batch, features]`.
+        states: `[h]`, `[batch, units]`.
+        training: applies dropout when True.
+
+    Example:
+    >>> rnn = keras.layers.RNN(GRUCell(256, reset_after=False), return_sequences=True)
+    """
+
+    gates = 3
+
+    def __init__(self, units, reset_after=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.reset_after = bool(reset_after)
+
+    def bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def step(self, x, states):
+        h_prev = states[0]
+        u = self.units
+        if self.use_bias:
+            x_bias, h_bias = (self.bias[0], self.bias[1]) if self.reset_after else (self.bias, 0.0)
+        else:
+            x_bias = h_bias = 0.0
+        xw = ops.matmul(x, self.kernel) + x_bias
+        if self.reset_after:
+            hu = ops.matmul(h_prev, self.recurrent_kernel) + h_bias
+            z = ops.sigmoid(xw[:, :u] + hu[:, :u])
+            r = ops.sigmoid(xw[:, u : 2 * u] + hu[:, u : 2 * u])
+            candidate = ops.tanh(xw[:, 2 * u :] + r * hu[:, 2 * u :])
+        else:
+            hu = ops.matmul(h_prev, self.recurrent_kernel[:, : 2 * u])
+            z = ops.sigmoid(xw[:, :u] + hu[:, :u])
+            r = ops.sigmoid(xw[:, u : 2 * u] + hu[:, u:])
+            candidate = ops.tanh(xw[:, 2 * u :] + ops.matmul(r * h_prev, self.recurrent_kernel[:, 2 * u :]))
+        h = z * h_prev + (1.0 - z) * candidate
+        return h, [h]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(reset_after=self.reset_after)
+        return config
+
+
+@_register
+class LeakyCell(RecurrentCell):
+    """Leaky-integrator units: `s_t = (1 - 1/tau) s_{t-1} + (1/tau) f(x_t W + s_{t-1} U + b)`.
+
+    Each unit has its own time constant `tau >= 1`: units with large `tau` change slowly
+    and carry information over about `tau` steps (multi-timescale recurrent units,
+    Jaeger et al. 2007; Mozer 1992). The leak rates `1/tau` are stored as the weight
+    `leak` and can be trained (kept in `[1e-3, 1]`).
+
+    Args:
+        units: state size.
+        time_constants: one `tau` for all units, or `(tau_min, tau_max)` to sample each
+            unit's `tau` log-uniformly in that range at initialisation.
+        learn_time_constants: train the leak rates with the other weights.
+        activation: `f`.
+        **kwargs: see `RecurrentCell`.
+
+    Call arguments:
+        inputs: `[batch, features]`.
+        states: `[s]`, `[batch, units]`.
+        training: applies dropout when True.
+
+    Example:
+    >>> rnn = keras.layers.RNN(LeakyCell(128, time_constants=(1, 100), learn_time_constants=True))
+    """
+
+    def __init__(self, units, time_constants=1.0, learn_time_constants=False, activation="tanh", **kwargs):
+        super().__init__(units, **kwargs)
+        bounds = tuple(time_constants) if isinstance(time_constants, (list, tuple)) else (time_constants,) * 2
+        if len(bounds) != 2 or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in bounds) \
+                or not 1.0 <= bounds[0] <= bounds[1]:
+            raise ValueError(
+                f"`time_constants` must be a number >= 1 or a pair (tau_min, tau_max) with 1 <= tau_min <= tau_max, "
+                f"got {time_constants!r}."
+            )
+        self.time_constants = time_constants if not isinstance(time_constants, (list, tuple)) else list(bounds)
+        self._tau_bounds = tuple(float(t) for t in bounds)
+        self.learn_time_constants = bool(learn_time_constants)
+        self.activation = keras.activations.get(activation)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        low, high = (math.log(t) for t in self._tau_bounds)
+        log_tau = np.random.default_rng(self.seed).uniform(low, high, self.units) if high > low else np.full(self.units, low)
+        self.leak = self.add_weight(
+            shape=(self.units,), initializer=keras.initializers.Constant(np.exp(-log_tau)),
+            trainable=self.learn_time_constants, constraint=UnitInterval(1e-3), name="leak",
+        )
+
+    @property
+    def tau(self):
+        """Per-unit time constants, `1 / leak`."""
+        return 1.0 / self.leak
+
+    def step(self, x, states):
+        s_prev = states[0]
+        drive = self.activation(ops.matmul(x, self.kernel) + ops.matmul(s_prev, self.recurrent_kernel)
+                                + (self.bias if self.use_bias else 0.0))
+        s = (1.0 - self.leak) * s_prev + self.leak * drive
+        return s, [s]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(time_constants=self.time_constants, learn_time_constants=self.learn_time_constants,
+                      activation=keras.activations.serialize(self.activation))
+        return config

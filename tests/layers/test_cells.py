@@ -1,0 +1,272 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_dl.layers import ElmanCell
+from keras_dl.layers import GRUCell
+from keras_dl.layers import LeakyCell
+from keras_dl.layers import LSTMCell
+
+T, D, H = 6, 3, 5
+
+CELLS = {
+    "elman": lambda **kw: ElmanCell(H, **kw),
+    "irnn": lambda **kw: ElmanCell(H, irnn=True, **kw),
+    "lstm": lambda **kw: LSTMCell(H, **kw),
+    "lstm_peephole": lambda **kw: LSTMCell(H, peepholes=True, **kw),
+    "lstm_layer_norm": lambda **kw: LSTMCell(H, layer_norm=True, **kw),
+    "lstm_cifg_peephole_ln": lambda **kw: LSTMCell(H, coupled=True, peepholes=True, layer_norm=True, **kw),
+    "gru_reset_after": lambda **kw: GRUCell(H, reset_after=True, **kw),
+    "gru_reset_before": lambda **kw: GRUCell(H, reset_after=False, **kw),
+    "leaky_fixed": lambda **kw: LeakyCell(H, time_constants=4.0, **kw),
+    "leaky_range_learned": lambda **kw: LeakyCell(H, time_constants=(1.0, 50.0), learn_time_constants=True, seed=3, **kw),
+}
+
+
+def sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def layer_norm(v, norm):
+    gamma, beta = (np.asarray(w) for w in norm.weights)
+    mean, var = v.mean(-1, keepdims=True), v.var(-1, keepdims=True)
+    return (v - mean) / np.sqrt(var + norm.epsilon) * gamma + beta
+
+
+def numpy_reference(cell, x):
+    """The cells' equations, written again in NumPy, run over a whole sequence."""
+    W, U = np.asarray(cell.kernel), np.asarray(cell.recurrent_kernel)
+    b = np.asarray(cell.bias)
+    h = np.zeros((x.shape[0], H))
+    c = np.zeros((x.shape[0], H))
+    outputs = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+        if isinstance(cell, ElmanCell):
+            act = np.maximum(0, (pre := xt @ W + h @ U + b)) if cell.irnn else np.tanh(xt @ W + h @ U + b)
+            h = act
+        elif isinstance(cell, LSTMCell):
+            xw, hu = xt @ W, h @ U
+            if cell.layer_norm:
+                xw, hu = layer_norm(xw, cell.kernel_norm), layer_norm(hu, cell.recurrent_norm)
+            z = xw + hu + b
+            p = np.asarray(cell.peephole_weights) if cell.peepholes else np.zeros((3, H))
+            if cell.coupled:
+                zf, zg, zo = np.split(z, 3, axis=-1)
+                f = sigmoid(zf + p[1] * c)
+                i = 1 - f
+            else:
+                zi, zf, zg, zo = np.split(z, 4, axis=-1)
+                i, f = sigmoid(zi + p[0] * c), sigmoid(zf + p[1] * c)
+            c = f * c + i * np.tanh(zg)
+            o = sigmoid(zo + p[2] * c)
+            h = o * np.tanh(layer_norm(c, cell.state_norm) if cell.layer_norm else c)
+        elif isinstance(cell, GRUCell):
+            Wz, Wr, Wh = np.split(W, 3, axis=-1)
+            Uz, Ur, Uh = np.split(U, 3, axis=-1)
+            if cell.reset_after:
+                (bz, br, bh), (rz, rr, rh) = np.split(b[0], 3), np.split(b[1], 3)
+                z = sigmoid(xt @ Wz + bz + h @ Uz + rz)
+                r = sigmoid(xt @ Wr + br + h @ Ur + rr)
+                cand = np.tanh(xt @ Wh + bh + r * (h @ Uh + rh))
+            else:
+                bz, br, bh = np.split(b, 3)
+                z = sigmoid(xt @ Wz + h @ Uz + bz)
+                r = sigmoid(xt @ Wr + h @ Ur + br)
+                cand = np.tanh(xt @ Wh + (r * h) @ Uh + bh)
+            h = z * h + (1 - z) * cand
+        elif isinstance(cell, LeakyCell):
+            alpha = np.asarray(cell.leak)
+            h = (1 - alpha) * h + alpha * np.tanh(xt @ W + h @ U + b)
+        outputs.append(h)
+    return np.stack(outputs, axis=1)
+
+
+def randomise(cell, seed=0):
+    """Replaces every weight by random values (leak rates in (0, 1]), so no term can hide behind a zero."""
+    rng = np.random.default_rng(seed)
+    for w in cell.weights:
+        value = rng.uniform(0.05, 1.0, w.shape) if w.name == "leak" else rng.normal(0, 0.6, w.shape)
+        w.assign(value.astype(w.dtype))
+
+
+def built(make, seed=0, dtype=None, **kwargs):
+    cell = make(dtype=dtype, **kwargs)
+    layer = keras.layers.RNN(cell, return_sequences=True, dtype=dtype)
+    layer.build((None, T, D))
+    randomise(cell, seed)
+    return cell, layer
+
+
+@pytest.fixture
+def x():
+    return np.random.default_rng(42).normal(size=(4, T, D)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_cell_matches_its_numpy_equations(name, x):
+    cell, layer = built(CELLS[name])
+    np.testing.assert_allclose(np.asarray(layer(x)), numpy_reference(cell, x.astype(np.float64)), atol=1e-5)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_gru_matches_keras_gru_on_the_same_weights(reset_after, x):
+    ours, theirs = GRUCell(H, reset_after=reset_after), keras.layers.GRUCell(H, reset_after=reset_after)
+    ours_layer, theirs_layer = keras.layers.RNN(ours, return_sequences=True), keras.layers.RNN(theirs, return_sequences=True)
+    ours_layer.build((None, T, D)), theirs_layer.build((None, T, D))
+    randomise(theirs)
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(np.asarray(ours_layer(x)), np.asarray(theirs_layer(x)), atol=1e-6)
+
+
+def test_lstm_matches_keras_lstm_and_starts_with_the_forget_bias(x):
+    ours, theirs = LSTMCell(H, forget_bias=1.0), keras.layers.LSTMCell(H)
+    ours_layer, theirs_layer = keras.layers.RNN(ours, return_sequences=True), keras.layers.RNN(theirs, return_sequences=True)
+    ours_layer.build((None, T, D)), theirs_layer.build((None, T, D))
+    np.testing.assert_array_equal(np.asarray(ours.bias), np.asarray(theirs.bias))  # Both: 1 on f, 0 elsewhere.
+    randomise(theirs)
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(np.asarray(ours_layer(x)), np.asarray(theirs_layer(x)), atol=1e-6)
+
+
+def test_leaky_cell_with_tau_one_is_the_elman_cell(x):
+    leaky, leaky_layer = built(lambda **kw: LeakyCell(H, time_constants=1.0, **kw))
+    leaky.leak.assign(np.ones(H, np.float32))  # randomise() drew leak rates too; tau = 1 is the point here.
+    elman, elman_layer = built(lambda **kw: ElmanCell(H, **kw))
+    elman.set_weights(leaky.get_weights()[:3])
+    np.testing.assert_allclose(np.asarray(leaky_layer(x)), np.asarray(elman_layer(x)), atol=1e-6)
+
+
+def test_leaky_time_constants_are_sampled_in_range_and_trainable_only_when_asked():
+    fixed = LeakyCell(64, time_constants=(2.0, 200.0), seed=0)
+    fixed.build((None, D))
+    tau = 1 / np.asarray(fixed.leak)
+    assert tau.min() >= 2.0 - 1e-4 and tau.max() <= 200.0 + 1e-2
+    assert tau.max() / tau.min() > 20  # Spread over the range, not one value.
+    assert not any(w is fixed.leak for w in fixed.trainable_weights)
+    learned = LeakyCell(4, time_constants=3.0, learn_time_constants=True)
+    learned.build((None, D))
+    assert any(w is learned.leak for w in learned.trainable_weights)
+    np.testing.assert_allclose(np.asarray(learned.tau), 3.0, rtol=1e-6)
+
+
+def test_slow_leaky_units_change_little_per_step(x):
+    cell, layer = built(lambda **kw: LeakyCell(H, time_constants=1000.0, **kw))
+    cell.leak.assign(np.full(H, 1e-3, np.float32))  # randomise() drew leak rates too.
+    out = np.asarray(layer(x))
+    assert np.abs(np.diff(out, axis=1)).max() <= 1.0 / 1000 + 1e-6  # |f| <= 1, leak 1/1000.
+
+
+def test_irnn_starts_as_identity_recurrence_with_relu():
+    cell = ElmanCell(4, irnn=True)
+    cell.build((None, 2))
+    np.testing.assert_array_equal(np.asarray(cell.recurrent_kernel), np.eye(4))
+    assert abs(np.asarray(cell.kernel)).max() < 0.01
+    assert cell.activation is keras.activations.relu
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_gradients_match_finite_differences(name):
+    cell, layer = built(CELLS[name], seed=1, dtype="float64")
+    assert all(w.dtype == "float64" for w in cell.weights)
+    x = np.random.default_rng(7).normal(size=(2, 4, D))
+    weights = np.random.default_rng(8).normal(size=(2, 4, H))
+    variable = cell.recurrent_kernel
+
+    def loss():
+        return tf.reduce_sum(layer(x) * weights)
+
+    with tf.GradientTape() as tape:
+        value = loss()
+    grad = tape.gradient(value, variable.value).numpy()
+    base = variable.numpy().copy()
+    eps = 1e-6
+    for index in [(0, 0), (H - 1, variable.shape[1] - 1), (2, variable.shape[1] // 2)]:
+        plus, minus = base.copy(), base.copy()
+        plus[index] += eps
+        minus[index] -= eps
+        variable.assign(plus)
+        up = float(loss())
+        variable.assign(minus)
+        down = float(loss())
+        variable.assign(base)
+        assert grad[index] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_masked_padding_gives_the_unpadded_result(name, x):
+    cell, _ = built(CELLS[name])
+    last = keras.layers.RNN(cell)
+    lengths = [T, 3, 1, 4]
+    padded = x.copy()
+    mask = np.arange(T)[None, :] < np.array(lengths)[:, None]
+    padded[~mask] = 0.0
+    masked = np.asarray(last(padded, mask=mask))
+    for row, n in enumerate(lengths):
+        np.testing.assert_allclose(masked[row], np.asarray(last(x[row : row + 1, :n]))[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lstm_cifg_peephole_ln", "gru_reset_before", "leaky_range_learned"])
+def test_bidirectional_halves_are_the_forward_and_reversed_passes(name, x):
+    bi = keras.layers.Bidirectional(keras.layers.RNN(CELLS[name](), return_sequences=True))
+    out = np.asarray(bi(x))
+    forward = np.asarray(bi.forward_layer(x))
+    backward = np.asarray(bi.backward_layer(x))[:, ::-1]  # go_backwards=True: it reads x from the end.
+    np.testing.assert_allclose(out[..., :H], forward, atol=1e-6)
+    np.testing.assert_allclose(out[..., H:], backward, atol=1e-6)
+
+
+def test_stacked_cells_equal_two_layers_in_sequence(x):
+    first, _ = built(CELLS["lstm_peephole"])
+    second = GRUCell(H)
+    stacked = keras.layers.RNN(keras.layers.StackedRNNCells([first, second]), return_sequences=True)
+    out = np.asarray(stacked(x))
+    expected = keras.layers.RNN(second, return_sequences=True)(keras.layers.RNN(first, return_sequences=True)(x))
+    np.testing.assert_allclose(out, np.asarray(expected), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_keras_file_round_trip(name, x, tmp_path):
+    cell, _ = built(CELLS[name], dropout=0.1, recurrent_dropout=0.2)
+    model = keras.Sequential([keras.Input((T, D)), keras.layers.RNN(cell, return_sequences=True)])
+    randomise(cell)
+    path = str(tmp_path / "cell.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    loaded_cell = loaded.layers[0].cell
+    assert type(loaded_cell) is type(cell) and loaded_cell.get_config() == cell.get_config()
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+
+
+def test_dropout_masks_are_random_in_training_and_off_in_inference(x):
+    cell, layer = built(CELLS["gru_reset_after"], dropout=0.5, recurrent_dropout=0.5, seed=0)
+    inference = np.asarray(layer(x))
+    np.testing.assert_array_equal(inference, np.asarray(layer(x)))
+    a, b = np.asarray(layer(x, training=True)), np.asarray(layer(x, training=True))
+    assert not np.allclose(a, b) and not np.allclose(a, inference)
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: ElmanCell(0), ValueError, "`units`"),
+        (lambda: LSTMCell(4.5), TypeError, "`units`"),
+        (lambda: GRUCell(4, dropout=1.0), ValueError, "`dropout`"),
+        (lambda: LSTMCell(4, recurrent_dropout=-0.1), ValueError, "`recurrent_dropout`"),
+        (lambda: LeakyCell(4, time_constants=0.5), ValueError, "`time_constants`"),
+        (lambda: LeakyCell(4, time_constants=(10, 2)), ValueError, "`time_constants`"),
+    ],
+)
+def test_bad_configuration_is_named(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_wrong_input_rank_and_state_shapes_are_named():
+    with pytest.raises(ValueError, match=r"inputs of shape \[batch, features\]"):
+        GRUCell(4)(np.zeros((2, 3, 5), np.float32), [np.zeros((2, 4), np.float32)])
+    with pytest.raises(ValueError, match=r"`states` of LSTMCell must be 2 tensor\(s\) of widths \[4, 4\]"):
+        LSTMCell(4)(np.zeros((2, 3), np.float32), [np.zeros((2, 4), np.float32)])
+    with pytest.raises(ValueError, match="`states` of GRUCell"):
+        keras.layers.RNN(GRUCell(8))(np.zeros((1, 4, 3), np.float32), initial_state=[np.zeros((1, 5), np.float32)])
