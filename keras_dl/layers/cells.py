@@ -377,3 +377,67 @@ class LeakyCell(RecurrentCell):
         config.update(time_constants=self.time_constants, learn_time_constants=self.learn_time_constants,
                       activation=keras.activations.serialize(self.activation))
         return config
+
+
+@_register
+class ClockworkCell(RecurrentCell):
+    """Clockwork RNN cell (Koutnik et al. 2014): modules that update only on their own ticks.
+
+    The `units` are split into `len(periods)` equal modules. At step `t` (counted from 0)
+    module `i` computes `f(x W_i + h U_i + b_i)` if `t % periods[i] == 0` and keeps its
+    state otherwise, so a module of period `p` sees a gradient path `p` times shorter
+    through time. Module `i` receives recurrent input only from modules `j` with
+    `periods[j] >= periods[i]` (slow modules drive fast ones), as in the paper.
+
+    The step counter is carried as a second state of width 1, so a streamed step model
+    knows which modules are due.
+
+    Args:
+        units: state size, divisible by `len(periods)`.
+        periods: positive int period of each module, e.g. `(1, 2, 4, 8)`.
+        activation: `f`.
+        **kwargs: see `RecurrentCell`.
+
+    Call arguments:
+        inputs: `[batch, features]`.
+        states: `[h, t]`: `[batch, units]` and the step counter `[batch, 1]`.
+        training: applies dropout when True.
+
+    Example:
+    >>> rnn = keras.layers.RNN(ClockworkCell(128, periods=(1, 2, 4, 8, 16, 32, 64, 128)))
+    """
+
+    def __init__(self, units, periods=(1, 2, 4, 8), activation="tanh", **kwargs):
+        super().__init__(units, **kwargs)
+        if not isinstance(periods, (list, tuple)) or not periods:
+            raise ValueError(f"`periods` must be a non-empty list of positive ints, got {periods!r}.")
+        self.periods = [_checks.positive_int("periods", p) for p in periods]
+        if self.units % len(self.periods):
+            raise ValueError(
+                f"`units` ({self.units}) must be divisible by the number of `periods` ({len(self.periods)})."
+            )
+        self.activation = keras.activations.get(activation)
+        module = self.units // len(self.periods)
+        unit_periods = np.repeat(np.asarray(self.periods, np.float32), module)
+        self._unit_periods = unit_periods
+        # recurrent_kernel[from, to] is used only where the source is at least as slow as the target.
+        self._recurrent_mask = (unit_periods[:, None] >= unit_periods[None, :]).astype(np.float32)
+
+    @property
+    def state_size(self):
+        return [self.units, 1]
+
+    def step(self, x, states):
+        h_prev, t = states
+        recurrent = self.recurrent_kernel * ops.convert_to_tensor(self._recurrent_mask, dtype=self.compute_dtype)
+        candidate = self.activation(ops.matmul(x, self.kernel) + ops.matmul(h_prev, recurrent)
+                                    + (self.bias if self.use_bias else 0.0))
+        periods = ops.convert_to_tensor(self._unit_periods, dtype=self.compute_dtype)
+        due = ops.cast(ops.equal(ops.mod(t, periods), 0.0), self.compute_dtype)
+        h = due * candidate + (1.0 - due) * h_prev
+        return h, [h, t + 1.0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(periods=self.periods, activation=keras.activations.serialize(self.activation))
+        return config

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from keras_dl import export
+from keras_dl.layers import ClockworkCell
 from keras_dl.layers import ElmanCell
 from keras_dl.layers import GRUCell
 from keras_dl.layers import LeakyCell
@@ -18,6 +19,7 @@ CELLS = {
     "gru_reset_after": lambda: GRUCell(H),
     "gru_reset_before": lambda: GRUCell(H, reset_after=False),
     "leaky": lambda: LeakyCell(H, time_constants=(1, 20), seed=0),
+    "clockwork": lambda: ClockworkCell(H, periods=(1, 2, 4, 8)),
 }
 
 

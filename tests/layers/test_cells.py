@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_dl.layers import ClockworkCell
 from keras_dl.layers import ElmanCell
 from keras_dl.layers import GRUCell
 from keras_dl.layers import LeakyCell
@@ -21,6 +22,7 @@ CELLS = {
     "gru_reset_before": lambda **kw: GRUCell(H, reset_after=False, **kw),
     "leaky_fixed": lambda **kw: LeakyCell(H, time_constants=4.0, **kw),
     "leaky_range_learned": lambda **kw: LeakyCell(H, time_constants=(1.0, 50.0), learn_time_constants=True, seed=3, **kw),
+    "clockwork": lambda **kw: ClockworkCell(H, periods=(1, 2, 3, 4, 6), **kw),
 }
 
 
@@ -79,6 +81,11 @@ def numpy_reference(cell, x):
         elif isinstance(cell, LeakyCell):
             alpha = np.asarray(cell.leak)
             h = (1 - alpha) * h + alpha * np.tanh(xt @ W + h @ U + b)
+        elif isinstance(cell, ClockworkCell):
+            period = np.repeat(cell.periods, H // len(cell.periods))
+            allowed = period[:, None] >= period[None, :]  # From a slower-or-equal module only.
+            due = t % period == 0
+            h = np.where(due, np.tanh(xt @ W + h @ (U * allowed) + b), h)
         outputs.append(h)
     return np.stack(outputs, axis=1)
 
@@ -164,6 +171,26 @@ def test_irnn_starts_as_identity_recurrence_with_relu():
     np.testing.assert_array_equal(np.asarray(cell.recurrent_kernel), np.eye(4))
     assert abs(np.asarray(cell.kernel)).max() < 0.01
     assert cell.activation is keras.activations.relu
+
+
+def test_clockwork_modules_hold_their_state_between_ticks(x):
+    cell, layer = built(lambda **kw: ClockworkCell(8, periods=(1, 2, 4, 8), **kw))
+    out = np.asarray(keras.layers.RNN(cell, return_sequences=True)(np.tile(x, (1, 3, 1))))  # 18 steps.
+    for module, period in enumerate((1, 2, 4, 8)):
+        block = out[:, :, 2 * module : 2 * module + 2]
+        changed = np.abs(np.diff(block, axis=1)).max(axis=(0, 2)) > 0  # changed[t - 1]: step t updated it.
+        expected = np.array([t % period == 0 for t in range(1, 18)])
+        np.testing.assert_array_equal(changed, expected)
+
+
+def test_clockwork_fast_modules_do_not_drive_slow_ones():
+    cell, layer = built(lambda **kw: ClockworkCell(6, periods=(1, 3), **kw))
+    x = np.random.default_rng(0).normal(size=(2, 7, D)).astype(np.float32)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(x) ** 2)
+    grad = tape.gradient(loss, cell.recurrent_kernel.value).numpy()
+    assert np.all(grad[:3, 3:] == 0)  # From the period-1 module to the period-3 module: no connection.
+    assert np.all(grad[3:, :3] != 0) and np.all(grad[:3, :3] != 0)
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -256,6 +283,9 @@ def test_dropout_masks_are_random_in_training_and_off_in_inference(x):
         (lambda: LSTMCell(4, recurrent_dropout=-0.1), ValueError, "`recurrent_dropout`"),
         (lambda: LeakyCell(4, time_constants=0.5), ValueError, "`time_constants`"),
         (lambda: LeakyCell(4, time_constants=(10, 2)), ValueError, "`time_constants`"),
+        (lambda: ClockworkCell(6, periods=(1, 0)), ValueError, "`periods`"),
+        (lambda: ClockworkCell(6, periods=()), ValueError, "`periods`"),
+        (lambda: ClockworkCell(6, periods=(1, 2, 4, 8)), ValueError, "`units` \\(6\\) must be divisible"),
     ],
 )
 def test_bad_configuration_is_named(make, error, match):
