@@ -5,5 +5,6 @@ from keras_dl.layers.cells import ElmanCell
 from keras_dl.layers.cells import GRUCell
 from keras_dl.layers.cells import LeakyCell
 from keras_dl.layers.cells import LSTMCell
+from keras_dl.layers.cells import OrthogonalCell
 from keras_dl.layers.cells import RecurrentCell
 from keras_dl.layers.cells import UnitInterval

@@ -8,6 +8,7 @@ from keras_dl.layers import ElmanCell
 from keras_dl.layers import GRUCell
 from keras_dl.layers import LeakyCell
 from keras_dl.layers import LSTMCell
+from keras_dl.layers import OrthogonalCell
 
 T, D, H = 12, 4, 8
 
@@ -20,6 +21,7 @@ CELLS = {
     "gru_reset_before": lambda: GRUCell(H, reset_after=False),
     "leaky": lambda: LeakyCell(H, time_constants=(1, 20), seed=0),
     "clockwork": lambda: ClockworkCell(H, periods=(1, 2, 4, 8)),
+    "orthogonal": lambda: OrthogonalCell(H, negative_eigenvalues=3),
 }
 
 

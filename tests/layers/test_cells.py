@@ -8,6 +8,7 @@ from keras_dl.layers import ElmanCell
 from keras_dl.layers import GRUCell
 from keras_dl.layers import LeakyCell
 from keras_dl.layers import LSTMCell
+from keras_dl.layers import OrthogonalCell
 
 T, D, H = 6, 3, 5
 
@@ -23,6 +24,7 @@ CELLS = {
     "leaky_fixed": lambda **kw: LeakyCell(H, time_constants=4.0, **kw),
     "leaky_range_learned": lambda **kw: LeakyCell(H, time_constants=(1.0, 50.0), learn_time_constants=True, seed=3, **kw),
     "clockwork": lambda **kw: ClockworkCell(H, periods=(1, 2, 3, 4, 6), **kw),
+    "orthogonal": lambda **kw: OrthogonalCell(H, negative_eigenvalues=2, **kw),
 }
 
 
@@ -38,7 +40,13 @@ def layer_norm(v, norm):
 
 def numpy_reference(cell, x):
     """The cells' equations, written again in NumPy, run over a whole sequence."""
-    W, U = np.asarray(cell.kernel), np.asarray(cell.recurrent_kernel)
+    W = np.asarray(cell.kernel)
+    if isinstance(cell, OrthogonalCell):
+        A = np.asarray(cell.skew) - np.asarray(cell.skew).T
+        d = np.r_[np.ones(H - cell.negative_eigenvalues), -np.ones(cell.negative_eigenvalues)]
+        U = np.linalg.solve(np.eye(H) + A, np.eye(H) - A) * d
+    else:
+        U = np.asarray(cell.recurrent_kernel)
     b = np.asarray(cell.bias)
     h = np.zeros((x.shape[0], H))
     c = np.zeros((x.shape[0], H))
@@ -81,6 +89,8 @@ def numpy_reference(cell, x):
         elif isinstance(cell, LeakyCell):
             alpha = np.asarray(cell.leak)
             h = (1 - alpha) * h + alpha * np.tanh(xt @ W + h @ U + b)
+        elif isinstance(cell, OrthogonalCell):
+            h = np.tanh(xt @ W + h @ U + b)
         elif isinstance(cell, ClockworkCell):
             period = np.repeat(cell.periods, H // len(cell.periods))
             allowed = period[:, None] >= period[None, :]  # From a slower-or-equal module only.
@@ -193,13 +203,36 @@ def test_clockwork_fast_modules_do_not_drive_slow_ones():
     assert np.all(grad[3:, :3] != 0) and np.all(grad[:3, :3] != 0)
 
 
+def test_orthogonal_cell_stays_orthogonal_through_100_optimizer_steps():
+    cell = OrthogonalCell(16, negative_eigenvalues=3)
+    model = keras.Sequential([keras.Input((10, 3)), keras.layers.RNN(cell), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.05), "mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 10, 3)).astype(np.float32), rng.normal(size=(32, 1)).astype(np.float32)
+    for _ in range(100):
+        model.train_on_batch(x, y)
+    assert np.abs(np.asarray(cell.skew)).max() > 0.1  # It really moved away from Q = D.
+    q = np.asarray(cell.recurrent_matrix())
+    np.testing.assert_allclose(q.T @ q, np.eye(16), atol=1e-5)
+    np.testing.assert_allclose(np.abs(np.linalg.eigvals(q)), 1.0, atol=1e-5)
+    # A Cayley transform has determinant 1, so det(Q) = det(D) = (-1) ** negative_eigenvalues.
+    assert np.linalg.det(q) == pytest.approx(-1.0, abs=1e-4)
+
+
+def test_orthogonal_cell_never_reuses_a_stale_matrix(x):
+    cell, layer = built(CELLS["orthogonal"])
+    layer(x)
+    randomise(cell, seed=5)  # New weights after a call: the next call must solve for Q again.
+    np.testing.assert_allclose(np.asarray(layer(x)), numpy_reference(cell, x.astype(np.float64)), atol=1e-5)
+
+
 @pytest.mark.parametrize("name", CELLS)
 def test_gradients_match_finite_differences(name):
     cell, layer = built(CELLS[name], seed=1, dtype="float64")
     assert all(w.dtype == "float64" for w in cell.weights)
     x = np.random.default_rng(7).normal(size=(2, 4, D))
     weights = np.random.default_rng(8).normal(size=(2, 4, H))
-    variable = cell.recurrent_kernel
+    variable = cell.skew if isinstance(cell, OrthogonalCell) else cell.recurrent_kernel
 
     def loss():
         return tf.reduce_sum(layer(x) * weights)
@@ -284,6 +317,7 @@ def test_dropout_masks_are_random_in_training_and_off_in_inference(x):
         (lambda: LeakyCell(4, time_constants=0.5), ValueError, "`time_constants`"),
         (lambda: LeakyCell(4, time_constants=(10, 2)), ValueError, "`time_constants`"),
         (lambda: ClockworkCell(6, periods=(1, 0)), ValueError, "`periods`"),
+        (lambda: OrthogonalCell(6, negative_eigenvalues=7), ValueError, "`negative_eigenvalues`"),
         (lambda: ClockworkCell(6, periods=()), ValueError, "`periods`"),
         (lambda: ClockworkCell(6, periods=(1, 2, 4, 8)), ValueError, "`units` \\(6\\) must be divisible"),
     ],
