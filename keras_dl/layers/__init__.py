@@ -8,3 +8,4 @@ from keras_dl.layers.cells import LSTMCell
 from keras_dl.layers.cells import OrthogonalCell
 from keras_dl.layers.cells import RecurrentCell
 from keras_dl.layers.cells import UnitInterval
+from keras_dl.layers.reservoir import EchoStateCell

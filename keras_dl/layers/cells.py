@@ -77,7 +77,7 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
         width = self.gates * self.units
         self.kernel = self.add_weight(shape=(input_shape[-1], width), initializer=self.kernel_initializer, name="kernel")
         self.build_recurrent()
-        self.bias = self.add_weight(shape=self.bias_shape(), initializer=self.bias_initializer, name="bias") if self.use_bias else None
+        self.bias = self.add_weight(shape=self.bias_shape(), initializer=self.initial_bias, name="bias") if self.use_bias else None
 
     def build_recurrent(self):
         """Creates the recurrent weights; cells with a parameterised recurrence override it."""
@@ -87,6 +87,11 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
 
     def bias_shape(self):
         return (self.gates * self.units,)
+
+    # Initial values go through initializers, never through `assign` in `build`: a
+    # subclassed model may build its layers in a stateless scope that drops assignments.
+    def initial_bias(self, shape, dtype=None):
+        return self.bias_initializer(shape, dtype)
 
     def call(self, inputs, states, training=False):
         states = list(states) if isinstance(states, (list, tuple)) else [states]
@@ -209,13 +214,13 @@ class LSTMCell(RecurrentCell):
     def state_size(self):
         return [self.units, self.units]
 
+    def initial_bias(self, shape, dtype=None):
+        forget = np.zeros(shape, np.float32)
+        forget[slice(0, self.units) if self.coupled else slice(self.units, 2 * self.units)] = self.forget_bias
+        return self.bias_initializer(shape, dtype) + ops.convert_to_tensor(forget, dtype=dtype)
+
     def build(self, input_shape):
         super().build(input_shape)
-        if self.use_bias:
-            forget = slice(0, self.units) if self.coupled else slice(self.units, 2 * self.units)
-            bias = np.asarray(self.bias_initializer((self.gates * self.units,)), np.float32).copy()
-            bias[forget] += self.forget_bias
-            self.bias.assign(bias)
         if self.peepholes:
             self.peephole_weights = self.add_weight(
                 shape=(3, self.units), initializer="glorot_uniform", name="peephole_weights"

@@ -1,3 +1,4 @@
 """Models: each a `keras.Model` subclass."""
 
+from keras_dl.models.echo_state import EchoStateNetwork
 from keras_dl.models.language_model import RNNLanguageModel

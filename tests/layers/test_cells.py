@@ -147,6 +147,22 @@ def test_lstm_matches_keras_lstm_and_starts_with_the_forget_bias(x):
     np.testing.assert_allclose(np.asarray(ours_layer(x)), np.asarray(theirs_layer(x)), atol=1e-6)
 
 
+def test_forget_bias_survives_building_inside_a_subclassed_model():
+    class Model(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.cell = LSTMCell(3, coupled=True, forget_bias=2.0)
+            self.rnn = keras.layers.RNN(self.cell)
+            self.head = keras.layers.Dense(1)
+
+        def call(self, inputs):
+            return self.head(self.rnn(inputs))
+
+    model = Model()
+    model(np.zeros((1, 2, 4), np.float32))
+    np.testing.assert_array_equal(np.asarray(model.cell.bias), [2, 2, 2, 0, 0, 0, 0, 0, 0])
+
+
 def test_leaky_cell_with_tau_one_is_the_elman_cell(x):
     leaky, leaky_layer = built(lambda **kw: LeakyCell(H, time_constants=1.0, **kw))
     leaky.leak.assign(np.ones(H, np.float32))  # randomise() drew leak rates too; tau = 1 is the point here.
