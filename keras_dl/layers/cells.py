@@ -524,3 +524,63 @@ class OrthogonalCell(RecurrentCell):
         config = super().get_config()
         config.update(negative_eigenvalues=self.negative_eigenvalues, activation=keras.activations.serialize(self.activation))
         return config
+
+
+@_register
+class DelayCell(RecurrentCell):
+    """Recurrence from several delays: `h_t = f(x_t W + sum_d h_{t-d} U_d + b)`.
+
+    Connections that skip `d - 1` steps (skip connections through time, Lin et al. 1996;
+    El Hihi & Bengio 1996) give a gradient from step `t` back to step `t - T` a path of
+    about `T / d` Jacobian factors instead of `T`, so it vanishes much more slowly.
+
+    The state is a shift register of the last `max(delays)` hidden states, so the cell
+    streams one step at a time and exports to TFLite like any other.
+
+    Args:
+        units: hidden size.
+        delays: distinct positive ints, e.g. `(1, 8)`.
+        activation: `f`.
+        **kwargs: see `RecurrentCell`; the recurrent kernel stacks one `[units, units]`
+            block per delay, in the order of `delays`.
+
+    Call arguments:
+        inputs: `[batch, features]`.
+        states: `[buffer]`, `[batch, max(delays) * units]`: `h_{t-1}, h_{t-2}, ...` side by side.
+        training: applies dropout when True.
+
+    Example:
+    >>> rnn = keras.layers.RNN(DelayCell(128, delays=(1, 10)), return_sequences=True)
+    """
+
+    def __init__(self, units, delays=(1, 2), activation="tanh", **kwargs):
+        super().__init__(units, **kwargs)
+        if not isinstance(delays, (list, tuple)) or not delays:
+            raise ValueError(f"`delays` must be a non-empty list of distinct positive ints, got {delays!r}.")
+        self.delays = [_checks.positive_int("delays", d) for d in delays]
+        if len(set(self.delays)) != len(self.delays):
+            raise ValueError(f"`delays` must be distinct, got {list(delays)}.")
+        self.activation = keras.activations.get(activation)
+
+    @property
+    def state_size(self):
+        return max(self.delays) * self.units
+
+    def build_recurrent(self):
+        self.recurrent_kernel = self.add_weight(
+            shape=(len(self.delays) * self.units, self.units), initializer=self.recurrent_initializer,
+            name="recurrent_kernel",
+        )
+
+    def step(self, x, states):
+        buffer = states[0]
+        u = self.units
+        delayed = ops.concatenate([buffer[:, (d - 1) * u : d * u] for d in self.delays], axis=-1)
+        h = self.activation(ops.matmul(x, self.kernel) + ops.matmul(delayed, self.recurrent_kernel)
+                            + (self.bias if self.use_bias else 0.0))
+        return h, [ops.concatenate([h, buffer[:, : (max(self.delays) - 1) * u]], axis=-1)]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(delays=self.delays, activation=keras.activations.serialize(self.activation))
+        return config

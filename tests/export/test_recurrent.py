@@ -5,6 +5,7 @@ import pytest
 from keras_dl import export
 from keras_dl.layers import ClockworkCell
 from keras_dl.layers import EchoStateCell
+from keras_dl.layers import DelayCell
 from keras_dl.layers import ElmanCell
 from keras_dl.layers import GRUCell
 from keras_dl.layers import LeakyCell
@@ -24,6 +25,7 @@ CELLS = {
     "clockwork": lambda: ClockworkCell(H, periods=(1, 2, 4, 8)),
     "orthogonal": lambda: OrthogonalCell(H, negative_eigenvalues=3),
     "echo_state": lambda: EchoStateCell(H, connectivity=0.5, leak_rate=0.5, seed=0),
+    "delay": lambda: DelayCell(H, delays=(1, 4)),
 }
 
 

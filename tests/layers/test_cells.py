@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from keras_dl.layers import ClockworkCell
+from keras_dl.layers import DelayCell
 from keras_dl.layers import ElmanCell
 from keras_dl.layers import GRUCell
 from keras_dl.layers import LeakyCell
@@ -25,6 +26,7 @@ CELLS = {
     "leaky_range_learned": lambda **kw: LeakyCell(H, time_constants=(1.0, 50.0), learn_time_constants=True, seed=3, **kw),
     "clockwork": lambda **kw: ClockworkCell(H, periods=(1, 2, 3, 4, 6), **kw),
     "orthogonal": lambda **kw: OrthogonalCell(H, negative_eigenvalues=2, **kw),
+    "delay": lambda **kw: DelayCell(H, delays=(3, 1), **kw),
 }
 
 
@@ -51,6 +53,7 @@ def numpy_reference(cell, x):
     h = np.zeros((x.shape[0], H))
     c = np.zeros((x.shape[0], H))
     outputs = []
+    past = lambda d: outputs[-d] if len(outputs) >= d else np.zeros_like(h)  # noqa: E731  h_{t-d}
     for t in range(x.shape[1]):
         xt = x[:, t]
         if isinstance(cell, ElmanCell):
@@ -89,6 +92,9 @@ def numpy_reference(cell, x):
         elif isinstance(cell, LeakyCell):
             alpha = np.asarray(cell.leak)
             h = (1 - alpha) * h + alpha * np.tanh(xt @ W + h @ U + b)
+        elif isinstance(cell, DelayCell):
+            blocks = np.split(U, len(cell.delays), axis=0)
+            h = np.tanh(xt @ W + sum(past(d) @ block for d, block in zip(cell.delays, blocks)) + b)
         elif isinstance(cell, OrthogonalCell):
             h = np.tanh(xt @ W + h @ U + b)
         elif isinstance(cell, ClockworkCell):
@@ -242,6 +248,24 @@ def test_orthogonal_cell_never_reuses_a_stale_matrix(x):
     np.testing.assert_allclose(np.asarray(layer(x)), numpy_reference(cell, x.astype(np.float64)), atol=1e-5)
 
 
+def test_delays_carry_the_gradient_across_long_gaps():
+    """|d h_20 / d x_0| through 20 contracting steps, against 2 hops of a 10-step delay."""
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(1, 21, D)).astype(np.float32))
+
+    def input_gradient(delays):
+        cell = DelayCell(8, delays=delays, recurrent_initializer=keras.initializers.RandomNormal(stddev=0.1), seed=0)
+        layer = keras.layers.RNN(cell)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = tf.reduce_sum(layer(x))
+        return float(tf.norm(tape.gradient(out, x)[0, 0]))
+
+    plain, skipping = input_gradient((1,)), input_gradient((1, 10))
+    assert 0 < plain < 1e-8  # Vanished, but not underflowed: the ratio below is a real one.
+    assert skipping > 1e6 * plain
+
+
 @pytest.mark.parametrize("name", CELLS)
 def test_gradients_match_finite_differences(name):
     cell, layer = built(CELLS[name], seed=1, dtype="float64")
@@ -334,6 +358,8 @@ def test_dropout_masks_are_random_in_training_and_off_in_inference(x):
         (lambda: LeakyCell(4, time_constants=(10, 2)), ValueError, "`time_constants`"),
         (lambda: ClockworkCell(6, periods=(1, 0)), ValueError, "`periods`"),
         (lambda: OrthogonalCell(6, negative_eigenvalues=7), ValueError, "`negative_eigenvalues`"),
+        (lambda: DelayCell(4, delays=(1, 0)), ValueError, "`delays`"),
+        (lambda: DelayCell(4, delays=(2, 2)), ValueError, "`delays` must be distinct"),
         (lambda: ClockworkCell(6, periods=()), ValueError, "`periods`"),
         (lambda: ClockworkCell(6, periods=(1, 2, 4, 8)), ValueError, "`units` \\(6\\) must be divisible"),
     ],
