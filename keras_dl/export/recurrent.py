@@ -3,10 +3,7 @@
 import keras
 
 from keras_dl import _checks
-
-
-def _state_sizes(cell):
-    return list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+from keras_dl.layers.cells import state_sizes
 
 
 def recurrent_step_model(cell, input_dim, batch_size=1):
@@ -20,7 +17,7 @@ def recurrent_step_model(cell, input_dim, batch_size=1):
     """
     input_dim = _checks.positive_int("input_dim", input_dim)
     inputs = keras.Input((input_dim,), batch_size=batch_size, name="inputs")
-    states = [keras.Input((size,), batch_size=batch_size, name=f"state_{i}") for i, size in enumerate(_state_sizes(cell))]
+    states = [keras.Input((size,), batch_size=batch_size, name=f"state_{i}") for i, size in enumerate(state_sizes(cell))]
     outputs, new_states = cell(inputs, states)
     named = {"outputs": outputs, **{f"state_{i}": s for i, s in enumerate(new_states)}}
     return keras.Model({t.name: t for t in [inputs, *states]}, named, name=f"{cell.name}_step")

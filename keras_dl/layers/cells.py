@@ -19,6 +19,11 @@ from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 from keras_dl import _checks
 
 
+def state_sizes(cell):
+    """The state widths of any Keras RNN cell, as a list (`state_size` may be an int or a list)."""
+    return list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+
+
 def _register(cls):
     return keras.saving.register_keras_serializable(package="keras_dl")(cls)
 
@@ -95,7 +100,7 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
 
     def call(self, inputs, states, training=False):
         states = list(states) if isinstance(states, (list, tuple)) else [states]
-        sizes = self._state_sizes()
+        sizes = state_sizes(self)
         if len(states) != len(sizes) or any(s.shape[-1] not in (None, n) for s, n in zip(states, sizes)):
             raise ValueError(
                 f"`states` of {type(self).__name__} must be {len(sizes)} tensor(s) of widths {sizes}, got shapes "
@@ -107,11 +112,8 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
             states[0] = states[0] * self.get_recurrent_dropout_mask(states[0])
         return self.step(inputs, states)
 
-    def _state_sizes(self):
-        return list(self.state_size) if isinstance(self.state_size, (list, tuple)) else [self.state_size]
-
     def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self._state_sizes()]
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in state_sizes(self)]
 
     def get_config(self):
         config = super().get_config()
