@@ -1,4 +1,4 @@
-"""Fast whole-sequence LSTM and GRU layers with a hand-derived backward pass.
+"""Whole-sequence LSTM and GRU layers with a hand-derived backward pass.
 
 Where the time goes in a recurrent layer on CPU: the input projection can be done for
 all steps at once, but autodiff through a `while` loop also accumulates the recurrent
@@ -10,7 +10,8 @@ oneDNN do). Under `jit_compile=True` XLA fuses each step's element-wise work.
 
 Weights use Keras' layouts (`keras.layers.LSTM` / `GRU` with `reset_after=True`), so
 `set_weights` moves them between these layers, Keras' and keras_dl's cells. Masked
-inputs fall back to `keras.layers.RNN` over the matching keras_dl cell.
+inputs and inference (where the loop's forward pass is all there is) run
+`keras.layers.RNN` over the same keras_dl cell.
 """
 
 import keras
@@ -22,21 +23,28 @@ from keras_dl.layers.cells import LSTMCell
 from keras_dl.layers.cells import state_sizes
 
 
+def _lstm_scan(xw, recurrent_kernel, h0, c0):
+    """Forward LSTM loop; returns the start and `[T, B, 6H]` per-step h, c and the four gates."""
+    units = recurrent_kernel.shape[0]
+
+    def step(acc, z_in):
+        h, c = acc[:, :units], acc[:, units : 2 * units]
+        i, f, g, o = tf.split(z_in + tf.matmul(h, recurrent_kernel), 4, axis=-1)
+        i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
+        c = f * c + i * g
+        return tf.concat([o * tf.tanh(c), c, i, f, g, o], axis=-1)
+
+    start = tf.concat([h0, c0, tf.zeros([tf.shape(h0)[0], 4 * units], h0.dtype)], axis=-1)
+    return start, tf.scan(step, xw, initializer=start)
+
+
 def lstm_sequence(xw, recurrent_kernel, h0, c0):
     """LSTM over time-major projected inputs `xw` `[T, B, 4H]` (bias included); returns `(hs, h_T, c_T)`."""
     units = recurrent_kernel.shape[0]
 
     @tf.custom_gradient
     def run(xw, recurrent_kernel, h0, c0):
-        def step(acc, z_in):
-            h, c = acc[:, :units], acc[:, units : 2 * units]
-            i, f, g, o = tf.split(z_in + tf.matmul(h, recurrent_kernel), 4, axis=-1)
-            i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
-            c = f * c + i * g
-            return tf.concat([o * tf.tanh(c), c, i, f, g, o], axis=-1)
-
-        start = tf.concat([h0, c0, tf.zeros([tf.shape(h0)[0], 4 * units], h0.dtype)], axis=-1)
-        acc = tf.scan(step, xw, initializer=start)  # [T, B, 6H]: h, c and the four gates.
+        start, acc = _lstm_scan(xw, recurrent_kernel, h0, c0)
         hs = acc[..., :units]
 
         def grad(d_hs, d_h_last, d_c_last):
@@ -65,22 +73,29 @@ def lstm_sequence(xw, recurrent_kernel, h0, c0):
     return run(xw, recurrent_kernel, h0, c0)
 
 
+def _gru_scan(xw, recurrent_kernel, recurrent_bias, h0):
+    """Forward GRU loop; returns the start and `[T, B, 5H]` per-step h, z, r, n and h U_n + b_n."""
+    units = recurrent_kernel.shape[0]
+
+    def step(acc, x_in):
+        h = acc[:, :units]
+        hu = tf.matmul(h, recurrent_kernel) + recurrent_bias
+        z = tf.sigmoid(x_in[:, :units] + hu[:, :units])
+        r = tf.sigmoid(x_in[:, units : 2 * units] + hu[:, units : 2 * units])
+        n = tf.tanh(x_in[:, 2 * units :] + r * hu[:, 2 * units :])
+        return tf.concat([z * h + (1.0 - z) * n, z, r, n, hu[:, 2 * units :]], axis=-1)
+
+    start = tf.concat([h0, tf.zeros([tf.shape(h0)[0], 4 * units], h0.dtype)], axis=-1)
+    return start, tf.scan(step, xw, initializer=start)
+
+
 def gru_sequence(xw, recurrent_kernel, recurrent_bias, h0):
     """GRU (`reset_after=True`) over time-major `xw` `[T, B, 3H]` (input bias included); returns `(hs, h_T)`."""
     units = recurrent_kernel.shape[0]
 
     @tf.custom_gradient
     def run(xw, recurrent_kernel, recurrent_bias, h0):
-        def step(acc, x_in):
-            h = acc[:, :units]
-            hu = tf.matmul(h, recurrent_kernel) + recurrent_bias
-            z = tf.sigmoid(x_in[:, :units] + hu[:, :units])
-            r = tf.sigmoid(x_in[:, units : 2 * units] + hu[:, units : 2 * units])
-            n = tf.tanh(x_in[:, 2 * units :] + r * hu[:, 2 * units :])
-            return tf.concat([z * h + (1.0 - z) * n, z, r, n, hu[:, 2 * units :]], axis=-1)
-
-        start = tf.concat([h0, tf.zeros([tf.shape(h0)[0], 4 * units], h0.dtype)], axis=-1)
-        acc = tf.scan(step, xw, initializer=start)  # [T, B, 5H]: h, z, r, n and h U_n + b_n.
+        start, acc = _gru_scan(xw, recurrent_kernel, recurrent_bias, h0)
         hs = acc[..., :units]
 
         def grad(d_hs, d_h_last):
@@ -137,15 +152,17 @@ class _FastRNN(keras.layers.Layer):
         self.cell.build((input_shape[0], input_shape[-1]))
         self.fallback = keras.layers.RNN(self.cell, return_sequences=True, return_state=True)
 
-    def call(self, inputs, mask=None, initial_state=None):
+    def call(self, inputs, mask=None, initial_state=None, training=None):
         batch = tf.shape(inputs)[0]
         states = initial_state or [tf.zeros([batch, size], self.compute_dtype) for size in state_sizes(self.cell)]
-        if mask is not None:
-            outputs, *final = self.fallback(inputs, mask=mask, initial_state=list(states))
-        else:
+        if training and mask is None:
             xw = tf.transpose(tf.matmul(inputs, self.cell.kernel) + self.input_bias(), [1, 0, 2])
             hs, *final = self.run(xw, states)
             outputs = tf.transpose(hs, [1, 0, 2])
+        else:
+            # Inference and masked inputs: Keras' step loop over the same cell (autodiff-exact).
+            # Its forward pass is faster than the training path's, which keeps every gate.
+            outputs, *final = self.fallback(inputs, mask=mask, initial_state=list(states), training=training)
         result = outputs if self.return_sequences else self.last_output(outputs, final, mask)
         return [result, *final] if self.return_state else result
 
@@ -168,7 +185,7 @@ class _FastRNN(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_dl")
 class LSTM(_FastRNN):
-    """Whole-sequence LSTM, a fast drop-in for `keras.layers.LSTM` (sigmoid/tanh, unit forget bias).
+    """Whole-sequence LSTM, a drop-in for `keras.layers.LSTM` (sigmoid/tanh, unit forget bias).
 
     Args:
         units: state size.
@@ -200,7 +217,7 @@ class LSTM(_FastRNN):
 
 @keras.saving.register_keras_serializable(package="keras_dl")
 class GRU(_FastRNN):
-    """Whole-sequence GRU (`reset_after=True`, Keras' default), a fast drop-in for `keras.layers.GRU`.
+    """Whole-sequence GRU (`reset_after=True`, Keras' default), a drop-in for `keras.layers.GRU`.
 
     Args:
         units: state size.

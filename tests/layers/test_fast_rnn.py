@@ -38,19 +38,20 @@ def gradients(layer, x, loss_fn, extra=()):
     return tape.gradient(loss, [*layer.trainable_weights, x, *extra])
 
 
+@pytest.mark.parametrize("training", [True, False], ids=["hand_derived_backward", "step_loop"])
 @pytest.mark.parametrize("name", PAIRS)
-def test_outputs_states_and_gradients_match_keras(name, x):
+def test_outputs_states_and_gradients_match_keras(name, training, x):
     ours, theirs = pair(name, return_sequences=True, return_state=True)
-    for a, b in zip(ours(x), theirs(x)):
+    for a, b in zip(ours(x, training=training), theirs(x)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
 
-    # The hand-derived backward pass against autodiff through Keras' loop: through every
-    # output, and through the final state(s) alone.
+    # training=True runs the hand-derived backward pass; compare it with autodiff through
+    # Keras' loop: through every output, and through the final state(s) alone.
     def through_outputs(layer):
-        return tf.reduce_sum(layer(x)[0] ** 2)
+        return tf.reduce_sum(layer(x, training=training)[0] ** 2)
 
     def through_final_states(layer):
-        return sum(tf.reduce_sum(s**3) for s in layer(x)[1:])
+        return sum(tf.reduce_sum(s**3) for s in layer(x, training=training)[1:])
 
     for loss_fn in (through_outputs, through_final_states):
         for a, b in zip(gradients(ours, x, loss_fn), gradients(theirs, x, loss_fn)):
@@ -64,14 +65,15 @@ def test_fast_layer_matches_the_cell_by_cell_layer(name, x):
     np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(step_by_step(x)), atol=1e-5)
 
 
+@pytest.mark.parametrize("training", [True, False], ids=["hand_derived_backward", "step_loop"])
 @pytest.mark.parametrize("name", PAIRS)
-def test_initial_state_and_its_gradient_match_keras(name, x):
+def test_initial_state_and_its_gradient_match_keras(name, training, x):
     ours, theirs = pair(name)
     rng = np.random.default_rng(2)
     states = [tf.constant(rng.normal(size=(B, H)).astype(np.float32)) for _ in range(2 if name == "lstm" else 1)]
 
     def loss_fn(layer):
-        return tf.reduce_sum(layer(x, initial_state=states) ** 2)
+        return tf.reduce_sum(layer(x, initial_state=states, training=training) ** 2)
 
     for a, b in zip(gradients(ours, x, loss_fn, states), gradients(theirs, x, loss_fn, states)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)

@@ -1,0 +1,1 @@
+"""Side-by-side performance scripts; each prints a table and writes JSON."""
