@@ -1,6 +1,6 @@
 """Training and inference throughput of LSTM/GRU layers: keras_dl vs keras.layers vs torch.nn, on CPU.
 
-    python -m benchmarks.rnn_throughput [--quick] [--out rnn_throughput.json]
+    python -m benchmarks.rnn_throughput [--quick] [--threads N] [--out rnn_throughput.json]
 
 Every implementation runs the same work (batch B of sequences of length T with D
 features, H units, a mean-squared loss on every step's output, Adam) in one process.
@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 
 from keras_dl.export import write_text  # noqa: E402
@@ -77,11 +78,17 @@ def measure(runners, batch, rounds, steps_per_round):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small shapes and few rounds (a smoke run, not figures)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for TensorFlow and torch alike")
     parser.add_argument("--out", default="rnn_throughput.json")
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    # Before any TensorFlow op runs: thread pools are fixed at first use.
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    torch.set_num_threads(args.threads)
     shape = (8, 20, 16, 32) if args.quick else (64, 100, 64, 256)
     rounds, steps_per_round = (2, 2) if args.quick else (5, 4)
-    torch.set_num_threads(os.cpu_count())
 
     rows, ratios = [], {}
     for cell, (ours, theirs, peer) in LAYERS.items():
@@ -110,7 +117,7 @@ def main(argv=None):
     print("\nratios (best keras_dl config over best keras.layers config, and over torch.nn):")
     for key, value in ratios.items():
         print(f"  {key:12} over keras {value['keras_dl_over_keras']:.2f}x   over torch {value['keras_dl_over_torch']:.2f}x")
-    result = {"shape": dict(zip(("batch", "time", "features", "units"), shape)), "threads": os.cpu_count(),
+    result = {"shape": dict(zip(("batch", "time", "features", "units"), shape)), "threads": args.threads,
               "rounds": rounds, "steps_per_round": steps_per_round, "quick": args.quick, "rows": rows, "ratios": ratios}
     write_text(args.out, json.dumps(result, indent=2))
     print(f"wrote {args.out}")
