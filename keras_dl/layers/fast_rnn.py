@@ -128,8 +128,6 @@ def gru_sequence(xw, recurrent_kernel, recurrent_bias, h0):
 class _FastRNN(keras.layers.Layer):
     """Shared plumbing of `LSTM` and `GRU`: arguments, weights, output selection, masking fallback."""
 
-    gates = 1
-
     def __init__(self, units, return_sequences=False, return_state=False, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
@@ -163,11 +161,8 @@ class _FastRNN(keras.layers.Layer):
             # Inference and masked inputs: Keras' step loop over the same cell (autodiff-exact).
             # Its forward pass is faster than the training path's, which keeps every gate.
             outputs, *final = self.fallback(inputs, mask=mask, initial_state=list(states), training=training)
-        result = outputs if self.return_sequences else self.last_output(outputs, final, mask)
+        result = outputs if self.return_sequences else final[0]  # final[0] is h at the last (unmasked) step.
         return [result, *final] if self.return_state else result
-
-    def last_output(self, outputs, final, mask):
-        return final[0]
 
     def compute_mask(self, inputs, mask=None):
         return mask if self.return_sequences else None
