@@ -4,7 +4,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("data", "decoding", "diagnostics", "export", "layers", "metrics", "models")
+_SUBPACKAGES = ("data", "decoding", "diagnostics", "export", "layers", "metrics", "models", "sparsity")
 
 
 def __getattr__(name):
