@@ -1,0 +1,156 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_dl.layers import GRUCell
+from keras_dl.layers import LSTMCell
+from keras_dl.models import RNNLanguageModel
+from keras_dl.sparsity import ConstantSparsity
+from keras_dl.sparsity import PolynomialDecay
+from keras_dl.sparsity import magnitude_mask
+from keras_dl.sparsity import prune_low_magnitude
+from keras_dl.sparsity import sparsity_report
+from keras_dl.sparsity import strip_pruning
+
+
+def test_mask_zeroes_exactly_the_smallest_fraction():
+    w = np.random.default_rng(0).normal(size=(12, 10)).astype(np.float32)
+    for sparsity in (0.0, 0.25, 0.5, 0.9):
+        mask = np.asarray(magnitude_mask(w, sparsity))
+        assert (mask == 0).sum() == round(sparsity * w.size)
+        if 0 < sparsity:
+            assert np.abs(w)[mask == 0].max() <= np.abs(w)[mask == 1].min()
+
+
+def test_mask_ties_still_give_the_exact_count():
+    mask = np.asarray(magnitude_mask(np.ones((4, 5), np.float32), 0.5))
+    assert (mask == 0).sum() == 10
+
+
+def test_block_mask_prunes_whole_input_blocks_by_mean_magnitude():
+    w = np.random.default_rng(1).normal(size=(16, 6)).astype(np.float32)
+    mask = np.asarray(magnitude_mask(w, 0.5, block_size=(4, 1)))
+    blocks = mask.reshape(4, 4, 6)  # [block row, row in block, column]
+    assert np.all(blocks.min(axis=1) == blocks.max(axis=1))  # Each 4x1 block is all kept or all pruned.
+    means = np.abs(w).reshape(4, 4, 6).mean(axis=1)
+    kept = blocks[:, 0, :] == 1
+    assert kept.sum() == 12 and means[~kept].max() <= means[kept].min()
+
+
+def test_groups_prune_each_gate_on_its_own():
+    w = np.random.default_rng(2).normal(size=(8, 12)).astype(np.float32)
+    w[:, :4] *= 100  # A gate of large weights would keep everything if pruned jointly.
+    mask = np.asarray(magnitude_mask(w, 0.5, groups=3))
+    np.testing.assert_array_equal(mask.reshape(8, 3, 4).mean(axis=(0, 2)), [0.5, 0.5, 0.5])
+
+
+def test_bad_masks_are_named():
+    w = np.zeros((6, 4), np.float32)
+    with pytest.raises(ValueError, match=r"`block_size` \(4, 1\) does not divide"):
+        magnitude_mask(w, 0.5, block_size=(4, 1))
+    with pytest.raises(ValueError, match="needs a 2-D weight"):
+        magnitude_mask(np.zeros((2, 2, 4), np.float32), 0.5, block_size=(2, 1))
+    with pytest.raises(ValueError, match="`groups`=3"):
+        magnitude_mask(w, 0.5, groups=3)
+
+
+def rnn_model(cell, seed=0):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((6, 8))
+    return keras.Model(inputs, keras.layers.Dense(4, name="head")(keras.layers.RNN(cell)(inputs)))
+
+
+def data(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(32, 6, 8)).astype(np.float32), rng.normal(size=(32, 4)).astype(np.float32)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_fit_prunes_every_weight_to_the_schedule_gate_by_gate(jit):
+    model = prune_low_magnitude(rnn_model(LSTMCell(8)), ConstantSparsity(0.75, begin_step=0, frequency=2), block_size=(4, 1))
+    model.compile(keras.optimizers.Adam(0.01), "mse", jit_compile=jit)
+    x, y = data()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)  # 8 updates: pruned at steps 0, 2, 4, 6.
+    for row in sparsity_report(model, block_size=(4, 1)):
+        assert row["sparsity"] == 0.75 and row["block_sparsity"] == 0.75, row
+    cell = model.layers[1].cell
+    for weight in (cell.kernel, cell.recurrent_kernel):  # Each of the 4 gates on its own.
+        per_gate = (np.asarray(weight) == 0).reshape(weight.shape[0], 4, 8).mean(axis=(0, 2))
+        np.testing.assert_array_equal(per_gate, [0.75] * 4)
+    assert int(cell.kernel.constraint.step.value) == 8
+
+
+def test_zeros_stay_zero_after_pruning_ends():
+    model = prune_low_magnitude(rnn_model(GRUCell(8)), PolynomialDecay(0.0, 0.6, begin_step=0, end_step=6, frequency=3))
+    model.compile(keras.optimizers.Adam(0.05), "mse")
+    x, y = data(1)
+    for _ in range(7):  # Steps 0..6: the last pruning step is 6.
+        model.train_on_batch(x, y)
+    kernel = model.layers[1].cell.recurrent_kernel
+    zeros = np.asarray(kernel) == 0
+    assert zeros.mean() == pytest.approx(0.6, abs=0.01)
+    for _ in range(20):  # Adam would move every weight; the mask keeps the pruned ones at 0.
+        model.train_on_batch(x, y)
+    np.testing.assert_array_equal(np.asarray(kernel) == 0, zeros)
+
+
+def test_sparsity_follows_the_polynomial_ramp():
+    schedule = PolynomialDecay(0.0, 0.8, begin_step=0, end_step=8, power=3, frequency=1)
+    model = prune_low_magnitude(rnn_model(GRUCell(8)), schedule)
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    x, y = data(2)
+    head = model.get_layer("head").kernel
+    for step in range(10):
+        model.train_on_batch(x, y)
+        expected = round(float(schedule(min(step, 8))[1]) * head.shape[0] * head.shape[1])
+        assert (np.asarray(head) == 0).sum() == expected, step
+
+
+def test_recurrent_diagonal_can_stay_dense():
+    model = prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.9, 0, frequency=1), keep_recurrent_diagonal=True)
+    model.compile("adam", "mse")
+    model.train_on_batch(*data())
+    recurrent = np.asarray(model.layers[1].cell.recurrent_kernel).reshape(8, 3, 8)
+    assert np.all(recurrent[np.arange(8), :, np.arange(8)] != 0)
+    assert (recurrent == 0).mean() > 0.75
+
+
+def test_strip_pruning_gives_a_plain_model_that_saves(tmp_path):
+    model = prune_low_magnitude(rnn_model(LSTMCell(8)), ConstantSparsity(0.5, 0, frequency=1))
+    model.compile("adam", "mse")
+    x, y = data()
+    model.train_on_batch(x, y)
+    plain = strip_pruning(model)
+    assert len(plain.weights) == len(model.weights) - 2 * 3  # A mask and a step per pruned weight.
+    assert all(w.constraint is None for w in plain.weights)
+    np.testing.assert_array_equal(np.asarray(plain(x)), np.asarray(model(x)))
+    plain.save(str(tmp_path / "plain.keras"))
+    np.testing.assert_array_equal(np.asarray(keras.models.load_model(str(tmp_path / "plain.keras"))(x)), np.asarray(model(x)))
+
+
+def test_subclassed_language_model_prunes_and_strips():
+    model = RNNLanguageModel(vocab_size=32, embedding_dim=8, units=16)
+    model.build((None, None))
+    prune_low_magnitude(model, ConstantSparsity(0.5, 0, frequency=1))
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    tokens = np.random.default_rng(0).integers(0, 32, (8, 10)).astype(np.int32)
+    model.train_on_batch(tokens, tokens)
+    assert [row["sparsity"] for row in sparsity_report(model)] == [0.5] * 4  # Embedding, kernel, recurrent, head.
+    plain = strip_pruning(model)
+    assert isinstance(plain, RNNLanguageModel)
+    np.testing.assert_array_equal(np.asarray(plain(tokens)), np.asarray(model(tokens)))
+
+
+def test_bad_pruning_requests_are_named():
+    with pytest.raises(ValueError, match="no prunable weights"):
+        model = keras.Sequential([keras.Input((4,)), keras.layers.LayerNormalization()])
+        prune_low_magnitude(model, ConstantSparsity(0.5, 0))
+    with pytest.raises(ValueError, match=r"`block_size` \(16, 1\) does not divide"):
+        prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.5, 0), block_size=(16, 1))
+    with pytest.raises(TypeError, match="`schedule`"):
+        prune_low_magnitude(rnn_model(GRUCell(8)), 0.5)
+    with pytest.raises(ValueError, match="must be built"):
+        prune_low_magnitude(keras.Sequential([keras.layers.Dense(2)]), ConstantSparsity(0.5, 0))
+    model = prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.5, 0))
+    with pytest.raises(ValueError, match="already pruned"):
+        prune_low_magnitude(model, ConstantSparsity(0.5, 0))
