@@ -10,7 +10,11 @@ from ai_edge_litert import interpreter as litert
 from keras_dl.export.atomic import atomic_path
 
 
-def export_tflite(model, path, input_signature=None, **converter_options):
+QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "int8")
+
+
+def export_tflite(model, path, input_signature=None, quantization="float32", sparse=False,
+                  representative_dataset=None, **converter_options):
     """Converts a Keras model to a `.tflite` file with TFLite built-in ops only, atomically.
 
     Uses Keras' own LiteRT export (`model.export(format="litert")`) but forbids Flex
@@ -22,15 +26,36 @@ def export_tflite(model, path, input_signature=None, **converter_options):
             `RNNLanguageModel.step_model()`.
         path: output path ending in `.tflite`.
         input_signature: passed to `model.export`; by default the model's inputs.
-        **converter_options: attributes of `tf.lite.TFLiteConverter` (e.g.
-            `optimizations=[tf.lite.Optimize.DEFAULT]`).
+        quantization: `"float32"`; `"float16"` weights; `"dynamic_int8"` (int8 weights,
+            float activations); `"int8"` (weights and activations, calibrated on
+            `representative_dataset`, float where an op has no int8 kernel).
+        sparse: store pruned weights as sparse tensors (`EXPERIMENTAL_SPARSITY`); block
+            sparsity in LiteRT's shapes ((4, 1) float, (16, 1) int8 in Keras axes) is kept
+            as blocks, anything else becomes element-wise sparse plus a slow DENSIFY op.
+        representative_dataset: callable yielding lists of input arrays, for `"int8"`.
+        **converter_options: other attributes of `tf.lite.TFLiteConverter`.
 
     Returns:
         `path`.
     """
     if not os.fspath(path).endswith(".tflite"):
         raise ValueError(f"`path` must end with '.tflite', got {path!r}.")
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"`quantization` must be one of {QUANTIZATIONS}, got {quantization!r}.")
+    if (quantization == "int8") != (representative_dataset is not None):
+        raise ValueError("`representative_dataset` is needed for, and only for, quantization='int8'.")
+    optimizations = list(converter_options.pop("optimizations", []))
+    if quantization != "float32":
+        optimizations.append(tf.lite.Optimize.DEFAULT)
+    if sparse:
+        optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
+    if optimizations:
+        converter_options["optimizations"] = optimizations
+    if representative_dataset is not None:
+        converter_options["representative_dataset"] = representative_dataset
     target_spec = dict(converter_options.pop("target_spec", {}))
+    if quantization == "float16":
+        target_spec.setdefault("supported_types", [tf.float16])
     target_spec.setdefault("supported_ops", [tf.lite.OpsSet.TFLITE_BUILTINS])
     with atomic_path(path) as tmp:
         model.export(
@@ -46,8 +71,9 @@ class TFLiteModel:
     Args:
         model: path to a `.tflite` file, or its bytes.
         num_threads: CPU threads for the interpreter.
-        default_delegates: whether LiteRT may apply its default delegate (XNNPACK).
-            Turn it off for sparse models: XNNPACK is slow or wrong on them.
+        default_delegates: whether LiteRT may apply its default delegate (XNNPACK); by
+            default, on for dense models and off for sparse ones (XNNPACK is slow or
+            wrong on them).
         signature: signature key; defaults to the only one (usually `serving_default`).
 
     Call arguments:
@@ -55,22 +81,38 @@ class TFLiteModel:
 
     Returns from a call a dict output name -> numpy array.
 
+    Attributes:
+        op_names: sorted operator names of the file (e.g. `FULLY_CONNECTED`), before delegation.
+        sparse_tensors: the sparse constant tensors, `{"name", "shape", "block"}`, `block` the
+            width of the dense blocks along the input axis (1: element-wise sparse).
+        default_delegates: whether the default delegate is in use.
+
     Example:
     >>> step = TFLiteModel("out/step.tflite")
     >>> step({"token": np.array([65], np.int32), "state": np.zeros((1, 256), np.float32)})["logits"]
     """
 
-    def __init__(self, model, num_threads=1, default_delegates=True, signature=None):
-        resolver = (
-            litert.OpResolverType.AUTO if default_delegates
-            else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        )
+    def __init__(self, model, num_threads=1, default_delegates=None, signature=None):
         if isinstance(model, (bytes, bytearray)):
             source = {"model_content": bytes(model)}
         elif os.path.isfile(model):
             source = {"model_path": os.fspath(model)}
         else:
             raise FileNotFoundError(f"`model`: no .tflite file at {os.fspath(model)!r}.")
+        # The file as written, before any delegate replaces ops with DELEGATE nodes.
+        plain = litert.Interpreter(**source, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        # LiteRT has no public op listing (its Analyzer only prints text).
+        self.op_names = sorted({op["op_name"] for op in plain._get_ops_details()})
+        self.sparse_tensors = _sparse_tensors(plain)
+        if default_delegates is None:
+            # XNNPACK, the default delegate, is slow or even wrong on sparse tensors: use LiteRT's
+            # built-in kernels for every sparse model.
+            default_delegates = not self.sparse_tensors
+        self.default_delegates = bool(default_delegates)
+        resolver = (
+            litert.OpResolverType.AUTO if default_delegates
+            else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        )
         self.interpreter = litert.Interpreter(
             **source, num_threads=num_threads, experimental_op_resolver_type=resolver
         )
@@ -83,12 +125,6 @@ class TFLiteModel:
             raise ValueError(f"`signature`={signature!r} is not in the model; it has {sorted(signatures)}.")
         self.runner = self.interpreter.get_signature_runner(signature)
         self.input_names = sorted(self.runner.get_input_details())
-
-    @property
-    def op_names(self):
-        """Sorted names of the operators in the model (e.g. `FULLY_CONNECTED`)."""
-        # LiteRT has no public op listing; the Analyzer only prints text.
-        return sorted({op["op_name"] for op in self.interpreter._get_ops_details()})
 
     def __call__(self, inputs):
         if sorted(inputs) != self.input_names:
@@ -110,3 +146,15 @@ class TFLiteModel:
             self(inputs)
             times[i] = time.perf_counter() - start
         return float(np.median(times))
+
+
+def _sparse_tensors(interpreter):
+    found = []
+    for detail in interpreter.get_tensor_details():
+        sparsity = detail["sparsity_parameters"]
+        if sparsity:
+            block_dims = sparsity["dim_metadata"][len(detail["shape"]):]
+            block = int(block_dims[0]["dense_size"]) if len(sparsity["block_map"]) else 1
+            found.append({"name": detail["name"], "shape": tuple(int(d) for d in detail["shape"]),
+                          "block": block if block_dims else 1})
+    return found
