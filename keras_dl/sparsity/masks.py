@@ -36,7 +36,7 @@ def magnitude_mask(weight, sparsity, block_size=(1, 1), groups=1):
 
     Args:
         weight: tensor, rank >= 1.
-        sparsity: scalar fraction of zeros, in [0, 1).
+        sparsity: fraction of zeros in [0, 1): a scalar, or one per group.
         block_size: `(rows, cols)` block in Keras kernel axes, for 2-D weights.
         groups: equal parts of the last axis pruned separately.
     """
@@ -53,7 +53,8 @@ def magnitude_mask(weight, sparsity, block_size=(1, 1), groups=1):
     blocks = ops.transpose(ops.mean(blocks, axis=(1, 4)), (1, 0, 2))
     scores = ops.reshape(blocks, (groups, -1))
     n = scores.shape[1]
-    n_zero = ops.cast(ops.round(ops.cast(sparsity, "float32") * n), "int32")
+    per_group = ops.broadcast_to(ops.reshape(ops.cast(sparsity, "float32"), (-1, 1)), (groups, 1))
+    n_zero = ops.cast(ops.round(per_group * n), "int32")
     ranks = ops.argsort(ops.argsort(scores, axis=-1), axis=-1)  # 0 for the smallest block.
     keep = ops.cast(ranks >= n_zero, weight.dtype)
     keep = ops.reshape(keep, (groups, n_rows // rows, 1, n_cols // cols, 1))

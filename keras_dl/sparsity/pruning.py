@@ -24,7 +24,7 @@ class MagnitudePruning(keras.constraints.Constraint):
     Args:
         mask: non-trainable variable of the weight's shape (1 keeps, 0 prunes).
         step: non-trainable int64 variable counting this weight's updates.
-        schedule: a `PruningSchedule`.
+        schedule: a `PruningSchedule`, or one per gate (same timing, own sparsities).
         block_size: Keras-axes block pruned as a unit.
         groups: gates of an RNN kernel, pruned each on its own.
         keep: optional 0/1 array of entries never pruned (e.g. a recurrent diagonal).
@@ -32,13 +32,17 @@ class MagnitudePruning(keras.constraints.Constraint):
     """
 
     def __init__(self, mask, step, schedule, block_size=(1, 1), groups=1, keep=None, previous=None):
-        self.mask, self.step, self.schedule = mask, step, schedule
+        self.mask, self.step = mask, step
+        self.schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule]
         self.block_size, self.groups, self.keep, self.previous = block_size, groups, keep, previous
 
     def __call__(self, weight):
         if self.previous is not None:
             weight = self.previous(weight)
-        should_prune, sparsity = self.schedule(self.step.value)
+        # Gate schedules share their timing (checked in prune_low_magnitude), so the first decides when.
+        decisions = [schedule(self.step.value) for schedule in self.schedules]
+        should_prune = decisions[0][0]
+        sparsity = ops.stack([s for _, s in decisions]) if len(decisions) > 1 else decisions[0][1]
 
         def new_mask():
             mask = magnitude_mask(weight, sparsity, self.block_size, self.groups)
@@ -66,7 +70,16 @@ def _prunable_weights(model):
     return [entry for entry in found if entry[1].trainable]
 
 
-def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diagonal=False):
+def _check_gate_schedules(gate_schedules):
+    if not isinstance(gate_schedules, (list, tuple)) or not gate_schedules \
+            or not all(isinstance(s, PruningSchedule) for s in gate_schedules):
+        raise TypeError(f"`gate_schedules` must be a list of PruningSchedule, one per gate, got {gate_schedules!r}.")
+    timings = {(s.begin_step, s.end_step, s.frequency) for s in gate_schedules}
+    if len(timings) != 1:
+        raise ValueError(f"`gate_schedules` must share begin_step, end_step and frequency, got {sorted(timings)}.")
+
+
+def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diagonal=False, gate_schedules=None):
     """Makes `model`'s Dense, Conv, Embedding and recurrent-cell weights prune themselves while it trains.
 
     Each weight gets a mask and a step counter (non-trainable weights of its layer, so
@@ -81,6 +94,10 @@ def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diago
             pruned weight (per gate for recurrent ones).
         keep_recurrent_diagonal: never prune the diagonal of each gate's recurrent matrix
             (a unit's connection to itself).
+        gate_schedules: for recurrent cells, one schedule per gate in the cell's gate order
+            (GRU `[z, r, h]`, LSTM `[i, f, c, o]`), e.g. LPCNet's 95/95/80% for a GRU's
+            update/reset/state gates; they must share `begin_step`, `end_step`, `frequency`.
+            Cells with another number of gates keep `schedule`.
 
     Example:
     >>> model = prune_low_magnitude(model, PolynomialDecay(0.0, 0.9, 0, 2000), block_size=(4, 1))
@@ -91,6 +108,8 @@ def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diago
         raise TypeError(f"`schedule` must be a keras_dl.sparsity PruningSchedule, got {type(schedule).__name__}.")
     if not model.built:
         raise ValueError("`model` must be built (call it on a batch or build it) before pruning.")
+    if gate_schedules is not None:
+        _check_gate_schedules(gate_schedules)
     weights = _prunable_weights(model)
     if not weights:
         raise ValueError(f"`model` {model.name!r} has no prunable weights (Dense, Conv, Embedding or recurrent-cell kernels).")
@@ -110,7 +129,8 @@ def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diago
         mask = layer.add_weight(shape=weight.shape, initializer="ones", trainable=False, name=f"{name}_prune_mask")
         step = layer.add_weight(shape=(), initializer="zeros", dtype="int64", trainable=False, name=f"{name}_prune_step")
         layer._tracker.lock()
-        weight.constraint = MagnitudePruning(mask, step, schedule, block, gates, keep, weight.constraint)
+        schedules = gate_schedules if gate_schedules is not None and gates == len(gate_schedules) > 1 else schedule
+        weight.constraint = MagnitudePruning(mask, step, schedules, block, gates, keep, weight.constraint)
     return model
 
 

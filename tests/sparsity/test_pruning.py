@@ -154,3 +154,24 @@ def test_bad_pruning_requests_are_named():
     model = prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.5, 0))
     with pytest.raises(ValueError, match="already pruned"):
         prune_low_magnitude(model, ConstantSparsity(0.5, 0))
+
+
+def test_each_gate_reaches_its_own_target_like_lpcnet():
+    gates = [ConstantSparsity(s, 0, frequency=1) for s in (0.95, 0.95, 0.8)]  # GRU [z, r, h]: 5%/5%/20% density.
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 8))
+    model = keras.Model(inputs, keras.layers.Dense(4, name="head")(keras.layers.RNN(GRUCell(20))(inputs)))
+    prune_low_magnitude(model, ConstantSparsity(0.5, 0, frequency=1), gate_schedules=gates)
+    model.compile("adam", "mse")
+    model.train_on_batch(*data())
+    recurrent = np.asarray(model.layers[1].cell.recurrent_kernel) == 0
+    np.testing.assert_allclose(recurrent.reshape(20, 3, 20).mean(axis=(0, 2)), [0.95, 0.95, 0.8])
+    assert (np.asarray(model.get_layer("head").kernel) == 0).mean() == 0.5  # Not a recurrent cell: `schedule`.
+
+
+def test_gate_schedules_must_share_their_timing():
+    with pytest.raises(ValueError, match="must share begin_step"):
+        prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.5, 0),
+                            gate_schedules=[ConstantSparsity(0.9, 0), ConstantSparsity(0.9, 5), ConstantSparsity(0.8, 0)])
+    with pytest.raises(TypeError, match="`gate_schedules`"):
+        prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.5, 0), gate_schedules=[0.9, 0.9, 0.8])
