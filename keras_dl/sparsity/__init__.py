@@ -7,6 +7,7 @@ from keras_dl.sparsity.masks import LITERT_FLOAT_BLOCK
 from keras_dl.sparsity.masks import LITERT_INT8_BLOCK
 from keras_dl.sparsity.masks import magnitude_mask
 from keras_dl.sparsity.pruning import MagnitudePruning
+from keras_dl.sparsity.pruning import SparsitySummaries
 from keras_dl.sparsity.pruning import prune_low_magnitude
 from keras_dl.sparsity.pruning import sparsity_report
 from keras_dl.sparsity.pruning import strip_pruning

@@ -7,8 +7,11 @@ the mask on the schedule's steps (a `cond`: the sort runs only then) and returns
 `fit`, `jit_compile` and custom training loops alike; zeros stay zero after every update.
 """
 
+import os
+
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from keras_dl.sparsity.masks import check_block_size
@@ -168,3 +171,31 @@ def sparsity_report(model, block_size=(1, 1)):
             row["block_sparsity"] = float(np.mean(np.all(blocks == 0, axis=(1, 3))))
         rows.append(row)
     return rows
+
+
+class SparsitySummaries(keras.callbacks.Callback):
+    """Writes each pruned weight's sparsity to TensorBoard (`sparsity/<weight path>`) after every epoch.
+
+    Args:
+        log_dir: TensorBoard log directory (a `sparsity` run is written under it).
+
+    Example:
+    >>> model.fit(train, epochs=10, callbacks=[SparsitySummaries("logs")])
+    """
+
+    def __init__(self, log_dir):
+        super().__init__()
+        self.log_dir = os.path.join(os.fspath(log_dir), "sparsity")
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default():
+            for row in sparsity_report(self.model):
+                tf.summary.scalar(f"sparsity/{row['weight']}", row["sparsity"], step=epoch)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()

@@ -175,3 +175,28 @@ def test_gate_schedules_must_share_their_timing():
                             gate_schedules=[ConstantSparsity(0.9, 0), ConstantSparsity(0.9, 5), ConstantSparsity(0.8, 0)])
     with pytest.raises(TypeError, match="`gate_schedules`"):
         prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.5, 0), gate_schedules=[0.9, 0.9, 0.8])
+
+
+def test_sparsity_summaries_reach_tensorboard(tmp_path):
+    import glob
+
+    import tensorflow as tf
+
+    from keras_dl.sparsity import SparsitySummaries
+
+    schedule = PolynomialDecay(0.0, 0.8, begin_step=0, end_step=8, frequency=1)
+    model = prune_low_magnitude(rnn_model(GRUCell(8)), schedule)
+    model.compile("adam", "mse")
+    x, y = data()
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[SparsitySummaries(str(tmp_path))])
+    values = {}
+    for path in glob.glob(str(tmp_path / "sparsity" / "events.*")):
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                values.setdefault(value.tag, []).append(float(tf.make_ndarray(value.tensor)))
+    # Epochs end after steps 3, 7 and 11; the last pruning steps by then are 3, 7 and 8 (end_step).
+    expected = [round(float(schedule(step)[1]) * 32) / 32 for step in (3, 7, 8)]
+    assert values["sparsity/head/kernel"] == pytest.approx(expected)
+    assert expected[0] < expected[2]
+    assert set(values) == {f"sparsity/{row['weight']}" for row in sparsity_report(model)}
