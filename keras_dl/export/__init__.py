@@ -11,4 +11,4 @@ from keras_dl.export.saved_model import export_saved_model
 from keras_dl.export.tflite import QUANTIZATIONS
 from keras_dl.export.tflite import TFLiteModel
 from keras_dl.export.tflite import export_tflite
-from keras_dl.export.verify import max_step_logit_diff
+from keras_dl.export.verify import compare_step_models

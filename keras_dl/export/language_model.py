@@ -7,7 +7,7 @@ from keras_dl.decoding import generate
 from keras_dl.export.saved_model import export_saved_model
 from keras_dl.export.tflite import TFLiteModel
 from keras_dl.export.tflite import export_tflite
-from keras_dl.export.verify import max_step_logit_diff
+from keras_dl.export.verify import compare_step_models
 
 
 def export_lm_saved_model(model, path):
@@ -25,11 +25,11 @@ def export_lm_tflite(model, path, **converter_options):
 
 
 def verify_lm_tflite(model, tflite_model, steps=200, seed=0):
-    """Max |logits| difference between Keras and LiteRT over a `steps`-token sequence
-    sampled from the Keras model (so the check runs on text the model finds likely)."""
+    """Compares Keras and LiteRT over a `steps`-token sequence sampled from the Keras model
+    (so the check runs on text the model finds likely); see `compare_step_models`."""
     keras_step = model.step_model(batch_size=1)
     zero = np.zeros((1, model.units), np.float32)
     tokens = [ord("\n")] + generate(keras_step, zero, [ord("\n")], steps - 1, seed=seed)
     if not isinstance(tflite_model, TFLiteModel):
         tflite_model = TFLiteModel(tflite_model)
-    return max_step_logit_diff(keras_step, tflite_model, tokens, model.units)
+    return compare_step_models(keras_step, tflite_model, tokens, model.units)

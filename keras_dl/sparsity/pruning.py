@@ -57,11 +57,13 @@ class MagnitudePruning(keras.constraints.Constraint):
         return weight * mask
 
 
-def _prunable_weights(model):
-    """(layer, weight, gates, is_recurrent) for every prunable trainable weight of the model."""
+def _prunable_weights(model, layers=None):
+    """(layer, weight, gates, is_recurrent) for every prunable trainable weight of `model` (or of `layers`)."""
     found = []
     # _flatten_layers reaches layers nested in models, RNN layers and their cells.
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    roots = [model] if layers is None else layers
+    candidates = [sub for root in roots for sub in root._flatten_layers(include_self=layers is not None, recursive=True)]
+    for layer in candidates:
         if isinstance(layer, _KERNEL_LAYERS):
             found.append((layer, layer.kernel, 1, False))
         elif isinstance(layer, keras.layers.Embedding):
@@ -82,7 +84,8 @@ def _check_gate_schedules(gate_schedules):
         raise ValueError(f"`gate_schedules` must share begin_step, end_step and frequency, got {sorted(timings)}.")
 
 
-def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diagonal=False, gate_schedules=None):
+def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diagonal=False, gate_schedules=None,
+                        layers=None):
     """Makes `model`'s Dense, Conv, Embedding and recurrent-cell weights prune themselves while it trains.
 
     Each weight gets a mask and a step counter (non-trainable weights of its layer, so
@@ -101,6 +104,7 @@ def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diago
             (GRU `[z, r, h]`, LSTM `[i, f, c, o]`), e.g. LPCNet's 95/95/80% for a GRU's
             update/reset/state gates; they must share `begin_step`, `end_step`, `frequency`.
             Cells with another number of gates keep `schedule`.
+        layers: prune only these layers of `model` (and the cells inside them); all by default.
 
     Example:
     >>> model = prune_low_magnitude(model, PolynomialDecay(0.0, 0.9, 0, 2000), block_size=(4, 1))
@@ -113,7 +117,7 @@ def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diago
         raise ValueError("`model` must be built (call it on a batch or build it) before pruning.")
     if gate_schedules is not None:
         _check_gate_schedules(gate_schedules)
-    weights = _prunable_weights(model)
+    weights = _prunable_weights(model, layers)
     if not weights:
         raise ValueError(f"`model` {model.name!r} has no prunable weights (Dense, Conv, Embedding or recurrent-cell kernels).")
     for layer, weight, gates, recurrent in weights:
