@@ -16,6 +16,8 @@ RECIPE_GROUP = "keras_dl.recipes"
 MODEL_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
 TFLITE_FILE = "step.tflite"
+SPARSE_MODEL_FILE = "sparse_model.keras"
+SPARSE_TFLITE_FILE = "sparse_step.tflite"
 
 
 def _recipes():
@@ -29,17 +31,17 @@ def _load_recipe(name):
     return recipes[name].load()
 
 
-def _load_language_model(directory):
+def _load_language_model(directory, filename=MODEL_FILE):
     import keras
 
     import keras_dl.metrics  # noqa: F401  (registers keras_dl's classes for deserialisation)
     import keras_dl.models  # noqa: F401
 
-    path = os.path.join(directory, MODEL_FILE)
+    path = os.path.join(directory, filename)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"`DIR`: no directory {directory!r}; pass the --out of `keras-dl train`.")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"`DIR`: {directory!r} holds no {MODEL_FILE}; train a model into it first.")
+        raise FileNotFoundError(f"`DIR`: {directory!r} holds no {filename}; train a model into it first.")
     model = keras.models.load_model(path)
     if not hasattr(model, "step_model"):
         raise TypeError(f"`DIR`: {path} holds a {type(model).__name__}, not a language model with a step model.")
@@ -57,12 +59,10 @@ def _export(directory, fmt):
     return path, export.verify_lm_tflite(model, path)
 
 
-def _bench(directory, runs, threads):
+def _bench(path, runs, threads):
+    """Median LiteRT step latency of a `.tflite` step model (default delegates off if it is sparse)."""
     from keras_dl.export import TFLiteModel
 
-    path = os.path.join(directory, TFLITE_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"`DIR`: no {TFLITE_FILE} in {directory!r}; run `keras-dl export DIR --format tflite` first.")
     model = TFLiteModel(path, num_threads=threads)
     latency = model.median_latency(model.zero_inputs(), runs=runs)
     return {"step_latency_ms": latency * 1e3, "tokens_per_second": 1.0 / latency, "threads": threads}
@@ -88,13 +88,18 @@ def cmd_export(args):
 def cmd_bench(args):
     from keras_dl import _checks
 
-    print(json.dumps(_bench(args.dir, _checks.positive_int("--runs", args.runs), _checks.positive_int("--threads", args.threads)), indent=2))
+    runs, threads = _checks.positive_int("--runs", args.runs), _checks.positive_int("--threads", args.threads)
+    path = os.path.join(args.dir, TFLITE_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"`DIR`: no {TFLITE_FILE} in {args.dir!r}; run `keras-dl export DIR --format tflite` first.")
+    print(json.dumps(_bench(path, runs, threads), indent=2))
 
 
 def cmd_demo(args):
-    """Train -> export (SavedModel + TFLite) -> generate on LiteRT -> time the step -> results table."""
+    """Train -> prune a copy -> export (SavedModel, TFLite dense and sparse int8) -> generate on LiteRT -> time -> table."""
     import numpy as np
 
+    from keras_dl import export
     from keras_dl.decoding import generate
     from keras_dl.export import TFLiteModel
     from keras_dl.export import write_text
@@ -103,18 +108,23 @@ def cmd_demo(args):
     # 100-step epochs give the learning curve its points; the reported bpc is on the whole validation split.
     if args.quick:
         train_argv = ["--hidden", "128", "--seq-len", "64", "--batch-size", "32", "--epochs", "12",
-                      "--validation-steps", "10"]
+                      "--validation-steps", "10", "--prune-to", "0.9", "--prune-steps", "300"]
     else:
-        train_argv = ["--hidden", "256", "--seq-len", "100", "--batch-size", "64", "--epochs", "20"]
+        train_argv = ["--hidden", "256", "--seq-len", "100", "--batch-size", "64", "--epochs", "18",
+                      "--prune-to", "0.9", "--prune-steps", "300"]
     if args.data_dir:
         train_argv += ["--data-dir", args.data_dir]
     recipe = _load_recipe("char_rnn")
-    print(f"[1/4] training the byte-level GRU on python_source -> {out}", flush=True)
+    print(f"[1/4] training the byte-level GRU on python_source, then a 90%-sparse copy -> {out}", flush=True)
     metrics = recipe.run(recipe.build_parser().parse_args(train_argv + ["--out", out]))
 
-    print("[2/4] exporting SavedModel and streaming TFLite", flush=True)
+    print("[2/4] exporting SavedModel, streaming TFLite (dense float32) and sparse dynamic-int8 TFLite", flush=True)
     saved_model, _ = _export(out, "saved_model")
     tflite, check = _export(out, "tflite")
+    sparse_model = _load_language_model(out, SPARSE_MODEL_FILE)
+    sparse_tflite = export.export_lm_tflite(sparse_model, os.path.join(out, SPARSE_TFLITE_FILE),
+                                            quantization="dynamic_int8", sparse=True)
+    sparse_check = export.verify_lm_tflite(sparse_model, sparse_tflite)
 
     print("[3/4] generating text on LiteRT", flush=True)
     step = TFLiteModel(tflite, num_threads=1)
@@ -124,7 +134,9 @@ def cmd_demo(args):
     write_text(os.path.join(out, "litert_sample.txt"), sample + "\n")
 
     print("[4/4] timing the TFLite step (1 thread)", flush=True)
-    timing = _bench(out, runs=2000, threads=1)
+    timing = _bench(tflite, runs=2000, threads=1)
+    sparse_timing = _bench(sparse_tflite, runs=2000, threads=1)
+    sparse = metrics["sparse"]["sparsity"]
     results = {
         "mode": "quick" if args.quick else "full",
         "val_bpc": metrics["val_bpc"],
@@ -138,6 +150,13 @@ def cmd_demo(args):
         "tflite_max_abs_logit_diff": check["max_abs_logit_diff"],
         "tflite_step_latency_ms": timing["step_latency_ms"],
         "tflite_tokens_per_second": timing["tokens_per_second"],
+        "sparse_gru_sparsity": min(v for k, v in sparse.items() if k.startswith("gru/")),
+        "sparse_val_bpc": metrics["sparse"]["val_bpc"],
+        "sparse_tflite_bytes": _dir_size(sparse_tflite),
+        "sparse_tflite_max_abs_logit_diff": sparse_check["max_abs_logit_diff"],
+        "sparse_tflite_argmax_agreement": sparse_check["argmax_agreement"],
+        "sparse_tflite_step_latency_ms": sparse_timing["step_latency_ms"],
+        "sparse_tflite_tokens_per_second": sparse_timing["tokens_per_second"],
     }
     write_text(os.path.join(out, "results.json"), json.dumps(results, indent=2))
     print("\n" + _table(results))

@@ -8,7 +8,9 @@ import pytest
 RESULT_FIELDS = {
     "mode", "val_bpc", "unigram_bpc", "train_steps", "train_seconds", "params", "keras_model_bytes",
     "saved_model_bytes", "tflite_bytes", "tflite_max_abs_logit_diff", "tflite_step_latency_ms",
-    "tflite_tokens_per_second",
+    "tflite_tokens_per_second", "sparse_gru_sparsity", "sparse_val_bpc", "sparse_tflite_bytes",
+    "sparse_tflite_max_abs_logit_diff", "sparse_tflite_argmax_agreement", "sparse_tflite_step_latency_ms",
+    "sparse_tflite_tokens_per_second",
 }
 
 
@@ -39,7 +41,13 @@ def test_quick_demo_writes_a_complete_results_table(demo_dir):
     assert results["tflite_max_abs_logit_diff"] < 1e-4
     assert 0 < results["tflite_bytes"] < results["keras_model_bytes"]
     assert results["tflite_tokens_per_second"] == pytest.approx(1e3 / results["tflite_step_latency_ms"])
-    for name in ("model.keras", "step.tflite", "saved_model", "samples.txt", "litert_sample.txt", "metrics.json"):
+    # The 90%-sparse int8 copy: 16x1 blocks round to 89.8%; it must still beat the unigram model by a bit.
+    assert results["sparse_gru_sparsity"] > 0.89
+    assert results["sparse_val_bpc"] < results["unigram_bpc"] - 1.0
+    assert results["sparse_tflite_bytes"] < 0.5 * results["tflite_bytes"]
+    assert results["sparse_tflite_argmax_agreement"] >= 0.95
+    for name in ("model.keras", "step.tflite", "saved_model", "samples.txt", "litert_sample.txt", "metrics.json",
+                 "sparse_model.keras", "sparse_step.tflite"):
         assert os.path.exists(os.path.join(demo_dir, name)), name
 
 

@@ -10,7 +10,7 @@ def test_char_rnn_beats_the_unigram_baseline_by_a_bit_per_char(data_dir, tmp_pat
     args = char_rnn.build_parser().parse_args(
         ["--out", str(tmp_path), "--data-dir", data_dir, "--hidden", "64", "--embedding", "16",
          "--seq-len", "64", "--batch-size", "32", "--epochs", "3", "--steps-per-epoch", "100",
-         "--validation-steps", "10",
+         "--validation-steps", "10", "--prune-to", "0.75", "--prune-steps", "40",
          "--sample-length", "40", "--verbose", "0"]
     )
     metrics = char_rnn.run(args)
@@ -24,6 +24,12 @@ def test_char_rnn_beats_the_unigram_baseline_by_a_bit_per_char(data_dir, tmp_pat
     assert metrics["history"]["val_bpc"][-1] < metrics["history"]["val_bpc"][0]
     samples = (tmp_path / "samples.txt").read_text()
     assert samples.count("--- temperature") == 2
+    # The pruned copy: GRU matrices at 75% in 16x1 blocks (rounded per gate), the rest dense.
+    sparse = metrics["sparse"]
+    assert sparse["sparsity"]["gru/gru_cell/kernel"] == 0.75 and sparse["sparsity"]["gru/gru_cell/recurrent_kernel"] == 0.75
+    assert sparse["sparsity"]["embedding/embeddings"] == 0.0
+    assert sparse["val_bpc"] < metrics["unigram_bpc"] - 0.5
+    assert (tmp_path / "sparse_model.keras").stat().st_size > 0
     assert not (tmp_path / "backup").exists()  # BackupAndRestore cleans up after a finished run.
 
 
@@ -34,6 +40,7 @@ def test_char_rnn_beats_the_unigram_baseline_by_a_bit_per_char(data_dir, tmp_pat
         (["--seq-len", "-5"], "--seq-len"),
         (["--learning-rate", "0"], "--learning-rate"),
         (["--validation-steps", "0"], "--validation-steps"),
+        (["--prune-to", "1.0"], "--prune-to"),
         (["--dataset", "no_such_corpus"], "`dataset`='no_such_corpus'"),
     ],
 )
