@@ -48,11 +48,10 @@ def _load_language_model(directory, filename=MODEL_FILE):
     return model
 
 
-def _export(directory, fmt):
-    """Exports DIR/model.keras; returns `(path, info)`."""
+def _export(model, directory, fmt):
+    """Exports a language model into `directory`; returns `(path, info)`."""
     from keras_dl import export
 
-    model = _load_language_model(directory)
     if fmt == "saved_model":
         return export.export_lm_saved_model(model, os.path.join(directory, SAVED_MODEL_DIR)), {}
     path = export.export_lm_tflite(model, os.path.join(directory, TFLITE_FILE))
@@ -81,7 +80,7 @@ def cmd_train(args):
 
 
 def cmd_export(args):
-    path, info = _export(args.dir, args.format)
+    path, info = _export(_load_language_model(args.dir), args.dir, args.format)
     print(json.dumps({"path": path, **info}, indent=2))
 
 
@@ -119,8 +118,9 @@ def cmd_demo(args):
     metrics = recipe.run(recipe.build_parser().parse_args(train_argv + ["--out", out]))
 
     print("[2/4] exporting SavedModel, streaming TFLite (dense float32) and sparse dynamic-int8 TFLite", flush=True)
-    saved_model, _ = _export(out, "saved_model")
-    tflite, check = _export(out, "tflite")
+    model = _load_language_model(out)
+    saved_model, _ = _export(model, out, "saved_model")
+    tflite, check = _export(model, out, "tflite")
     sparse_model = _load_language_model(out, SPARSE_MODEL_FILE)
     sparse_tflite = export.export_lm_tflite(sparse_model, os.path.join(out, SPARSE_TFLITE_FILE),
                                             quantization="dynamic_int8", sparse=True)
@@ -176,7 +176,7 @@ def build_parser():
     demo = sub.add_parser("demo", help="the main job: train, export, run on LiteRT, print a results table",
                           description=cmd_demo.__doc__)
     demo.add_argument("--out", default="keras_dl_demo", help="output directory (default: ./keras_dl_demo)")
-    demo.add_argument("--quick", action="store_true", help="a smaller model and fewer steps (about a minute)")
+    demo.add_argument("--quick", action="store_true", help="a smaller model and fewer steps (about 1.5 minutes)")
     demo.add_argument("--data-dir", default=None, help="TFDS data directory")
     demo.set_defaults(func=cmd_demo)
 

@@ -61,6 +61,13 @@ def build_parser(prog="python -m recipes.char_rnn"):
     return parser
 
 
+def _compile(model, learning_rate=None):
+    """Byte-level LM loss and bits-per-character metric; Adam when the model is to be trained."""
+    optimizer = {"optimizer": keras.optimizers.Adam(learning_rate)} if learning_rate else {}
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=[BitsPerCharacter()],
+                  **optimizer)
+
+
 def run(args):
     """Trains the model described by `args`; returns the metrics also written to `metrics.json`."""
     for name in ("epochs", "steps_per_epoch", "hidden", "embedding", "seq_len", "batch_size", "sample_length",
@@ -81,11 +88,7 @@ def run(args):
 
     model = RNNLanguageModel(vocab_size=256, embedding_dim=args.embedding, units=args.hidden)
     model.build((None, None))  # BackupAndRestore needs the weights before fit.
-    model.compile(
-        optimizer=keras.optimizers.Adam(args.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[BitsPerCharacter()],
-    )
+    _compile(model, args.learning_rate)
     start = time.perf_counter()
     history = model.fit(
         train,
@@ -144,11 +147,10 @@ def prune_and_finetune(model, train, validation, args):
     schedule = PolynomialDecay(0.0, args.prune_to, begin_step=0, end_step=ramp, frequency=max(1, ramp // 20))
     prune_low_magnitude(model, schedule, block_size=LITERT_INT8_BLOCK, layers=[model.rnn])
     # The compiled train step captured the weights' constraints when it was traced: compile again.
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate / 3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=[BitsPerCharacter()])
+    _compile(model, args.learning_rate / 3)
     model.fit(train, steps_per_epoch=args.prune_steps, shuffle=False, verbose=args.verbose)
     sparse = strip_pruning(model)
-    sparse.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=[BitsPerCharacter()])
+    _compile(sparse)
     with atomic_path(os.path.join(args.out, "sparse_model.keras")) as tmp:
         sparse.save(tmp)
     report = {row["weight"].split("/", 1)[1]: row["sparsity"] for row in sparsity_report(sparse)}

@@ -20,7 +20,8 @@ def export_lm_saved_model(model, path):
 
 
 def export_lm_tflite(model, path, **converter_options):
-    """Float `.tflite` of the single-step model (batch 1) for streaming on a device."""
+    """`.tflite` of the single-step model (batch 1) for streaming on a device; `converter_options`
+    (`quantization`, `sparse`, ...) as in `export_tflite`."""
     return export_tflite(model.step_model(batch_size=1), path, **converter_options)
 
 

@@ -153,8 +153,8 @@ def _sparse_tensors(interpreter):
     for detail in interpreter.get_tensor_details():
         sparsity = detail["sparsity_parameters"]
         if sparsity:
+            # Block dimensions follow the tensor's own in dim_metadata; none for element-wise sparsity.
             block_dims = sparsity["dim_metadata"][len(detail["shape"]):]
-            block = int(block_dims[0]["dense_size"]) if len(sparsity["block_map"]) else 1
             found.append({"name": detail["name"], "shape": tuple(int(d) for d in detail["shape"]),
-                          "block": block if block_dims else 1})
+                          "block": int(block_dims[0]["dense_size"]) if block_dims else 1})
     return found
