@@ -46,3 +46,28 @@ def unigram_bits_per_character(train_counts, eval_counts):
         raise ValueError("`eval_counts` is empty.")
     p = (train_counts + 1.0) / (train_counts.sum() + train_counts.size)
     return float(-(eval_counts * np.log2(p)).sum() / eval_counts.sum())
+
+
+def streamed_bits_per_character(step, tokens, units):
+    """Bits per character of a step model streamed over `tokens`, one token at a time from a zero state.
+
+    Scores what a device runs: `step` is any callable with the step-model interface
+    `{"token": int32[1], "state": float32[1, units]} -> {"logits", "state"}`, such as a
+    Keras `step_model()` or a `TFLiteModel` of an exported (quantised, sparse) step file.
+    Token t predicts token t + 1, so `len(tokens) - 1` predictions are scored.
+
+    Example:
+    >>> streamed_bits_per_character(TFLiteModel("sparse_step.tflite"), list(b"def f(x):\\n"), 1024)
+    """
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 1 or tokens.size < 2:
+        raise ValueError(f"`tokens` must be a 1-D sequence of at least 2 tokens, got shape {tokens.shape}.")
+    state = np.zeros((1, units), np.float32)
+    nats = 0.0
+    for token, target in zip(tokens[:-1], tokens[1:]):
+        out = step({"token": np.array([token], np.int32), "state": state})
+        logits = np.asarray(out["logits"], np.float64)[0]
+        state = np.asarray(out["state"])
+        top = logits.max()
+        nats += top + np.log(np.exp(logits - top).sum()) - logits[target]
+    return float(nats / (tokens.size - 1) / math.log(2.0))

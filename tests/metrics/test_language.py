@@ -40,3 +40,23 @@ def test_unigram_baseline_rejects_mismatched_histograms():
         unigram_bits_per_character([1, 2, 3], [1, 2])
     with pytest.raises(ValueError, match="`eval_counts` is empty"):
         unigram_bits_per_character([1, 2], [0, 0])
+
+
+def test_streamed_bpc_equals_evaluating_the_sequence_model_on_the_same_bytes():
+    from keras_dl.metrics import streamed_bits_per_character
+    from keras_dl.models import RNNLanguageModel
+
+    model = RNNLanguageModel(units=16, embedding_dim=8)
+    tokens = np.frombuffer(b"def streamed(x):\n    return x + 1\n", np.uint8).astype(np.int32)
+    logits = np.asarray(model(tokens[None, :-1]))
+    metric = BitsPerCharacter()
+    metric.update_state(tokens[None, 1:], logits)
+    streamed = streamed_bits_per_character(model.step_model(), tokens, units=16)
+    assert streamed == pytest.approx(float(metric.result()), abs=1e-4)
+
+
+def test_streamed_bpc_rejects_a_single_token():
+    from keras_dl.metrics import streamed_bits_per_character
+
+    with pytest.raises(ValueError, match="`tokens`"):
+        streamed_bits_per_character(None, [65], units=4)
