@@ -85,7 +85,7 @@ def _check_gate_schedules(gate_schedules):
 
 
 def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diagonal=False, gate_schedules=None,
-                        layers=None):
+                        layers=None, weights=None):
     """Makes `model`'s Dense, Conv, Embedding and recurrent-cell weights prune themselves while it trains.
 
     Each weight gets a mask and a step counter (non-trainable weights of its layer, so
@@ -105,6 +105,8 @@ def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diago
             update/reset/state gates; they must share `begin_step`, `end_step`, `frequency`.
             Cells with another number of gates keep `schedule`.
         layers: prune only these layers of `model` (and the cells inside them); all by default.
+        weights: prune only these variables (e.g. a cell's `recurrent_kernel` alone); each
+            must be one of the prunable weights of `model` (or of `layers`).
 
     Example:
     >>> model = prune_low_magnitude(model, PolynomialDecay(0.0, 0.9, 0, 2000), block_size=(4, 1))
@@ -117,10 +119,17 @@ def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diago
         raise ValueError("`model` must be built (call it on a batch or build it) before pruning.")
     if gate_schedules is not None:
         _check_gate_schedules(gate_schedules)
-    weights = _prunable_weights(model, layers)
-    if not weights:
+    found = _prunable_weights(model, layers)
+    if not found:
         raise ValueError(f"`model` {model.name!r} has no prunable weights (Dense, Conv, Embedding or recurrent-cell kernels).")
-    for layer, weight, gates, recurrent in weights:
+    if weights is not None:
+        chosen = {id(w) for w in weights}
+        unknown = chosen - {id(entry[1]) for entry in found}
+        if unknown or not chosen:
+            raise ValueError(f"`weights` must be a non-empty list of prunable weights of `model`; prunable: "
+                             f"{[entry[1].path for entry in found]}.")
+        found = [entry for entry in found if id(entry[1]) in chosen]
+    for layer, weight, gates, recurrent in found:
         if isinstance(weight.constraint, MagnitudePruning):
             raise ValueError(f"{weight.path} is already pruned; call prune_low_magnitude once per model.")
         block = check_block_size(block_size, weight.shape, weight.path)

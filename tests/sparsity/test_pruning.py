@@ -141,6 +141,19 @@ def test_subclassed_language_model_prunes_and_strips():
     np.testing.assert_array_equal(np.asarray(plain(tokens)), np.asarray(model(tokens)))
 
 
+def test_weights_argument_prunes_only_the_chosen_matrices():
+    model = rnn_model(GRUCell(8))
+    cell = model.layers[1].cell
+    prune_low_magnitude(model, ConstantSparsity(0.5, 0, frequency=1), weights=[cell.recurrent_kernel])
+    model.compile("adam", "mse")
+    model.train_on_batch(*data())
+    report = {row["weight"].rsplit("/", 2)[-2] + "/" + row["weight"].rsplit("/", 1)[-1]: row["sparsity"]
+              for row in sparsity_report(model)}
+    assert report == {"gru_cell/kernel": 0.0, "gru_cell/recurrent_kernel": 0.5, "head/kernel": 0.0}
+    with pytest.raises(ValueError, match="`weights` must be"):
+        prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.5, 0), weights=[cell.kernel])
+
+
 def test_bad_pruning_requests_are_named():
     with pytest.raises(ValueError, match="no prunable weights"):
         model = keras.Sequential([keras.Input((4,)), keras.layers.LayerNormalization()])
