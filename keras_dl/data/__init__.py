@@ -1,5 +1,8 @@
 """Data: embedded offline datasets as TFDS builders, and tf.data pipelines."""
 
+from keras_dl.data.audio import coarse_fine
+from keras_dl.data.audio import dual_softmax_dataset
+from keras_dl.data.audio import sum_of_sines
 from keras_dl.data.datasets import EMBEDDED_DATASETS
 from keras_dl.data.datasets import SPLITS
 from keras_dl.data.datasets import AddingProblem

@@ -49,3 +49,37 @@ def generate(step, state, prompt, length, temperature=1.0, seed=None):
         if t >= len(prompt) - 1:
             sampled.append(sample_from_logits(np.asarray(outputs["logits"]), temperature, rng))
     return sampled
+
+
+def generate_dual_softmax(step, state, length, first_sample=32768, temperature=1.0, seed=None):
+    """Samples `length` 16-bit samples from a dual-softmax step model (`WaveRNN.step_model()`).
+
+    Each sample takes two calls: the first (any current coarse byte; the coarse output does
+    not read it) gives the coarse distribution, the second, fed the drawn coarse byte,
+    gives the fine distribution and the next state. Works on Keras and LiteRT step models.
+
+    Args:
+        step: callable taking `{"sample": int32[1], "coarse": int32[1], "state": float32[1,
+            units]}` and returning numpy `"coarse"`, `"fine"` logits and `"state"`.
+        state: initial state, float32 `[1, units]`.
+        length: number of samples to draw.
+        first_sample: the sample before the first drawn one (32768 is silence).
+        temperature, seed: as in `generate`.
+
+    Returns:
+        list of `length` ints in `[0, 65535]`.
+    """
+    length = _checks.positive_int("length", length)
+    if not 0 <= first_sample < 65536:
+        raise ValueError(f"`first_sample` must be an unsigned 16-bit value, got {first_sample}.")
+    rng = np.random.default_rng(seed)
+    previous, sampled = int(first_sample), []
+    for _ in range(length):
+        inputs = {"sample": np.array([previous], np.int32), "coarse": np.zeros(1, np.int32), "state": state}
+        coarse = sample_from_logits(np.asarray(step(inputs)["coarse"]), temperature, rng)
+        outputs = step(dict(inputs, coarse=np.array([coarse], np.int32)))
+        fine = sample_from_logits(np.asarray(outputs["fine"]), temperature, rng)
+        state = np.asarray(outputs["state"])
+        previous = coarse * 256 + fine
+        sampled.append(previous)
+    return sampled

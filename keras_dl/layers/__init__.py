@@ -1,6 +1,7 @@
 """Layers: recurrent cells (and, to come, attention, memory, causal convolutions, sampling)."""
 
 from keras_dl.layers.cells import ClockworkCell
+from keras_dl.layers.cells import CoarseFineGRUCell
 from keras_dl.layers.cells import DelayCell
 from keras_dl.layers.cells import ElmanCell
 from keras_dl.layers.cells import GRUCell

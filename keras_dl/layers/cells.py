@@ -295,6 +295,10 @@ class GRUCell(RecurrentCell):
     def bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
+    def input_kernel(self):
+        """The input matrix a step multiplies by; cells with structured input connections override it."""
+        return self.kernel
+
     def step(self, x, states):
         h_prev = states[0]
         u = self.units
@@ -302,7 +306,7 @@ class GRUCell(RecurrentCell):
             x_bias, h_bias = (self.bias[0], self.bias[1]) if self.reset_after else (self.bias, 0.0)
         else:
             x_bias = h_bias = 0.0
-        xw = ops.matmul(x, self.kernel) + x_bias
+        xw = ops.matmul(x, self.input_kernel()) + x_bias
         if self.reset_after:
             hu = ops.matmul(h_prev, self.recurrent_kernel) + h_bias
             z = ops.sigmoid(xw[:, :u] + hu[:, :u])
@@ -320,6 +324,40 @@ class GRUCell(RecurrentCell):
         config = super().get_config()
         config.update(reset_after=self.reset_after)
         return config
+
+
+@_register
+class CoarseFineGRUCell(GRUCell):
+    """GRU cell with WaveRNN's split state: the last input reaches only the second half of the units.
+
+    In WaveRNN (Kalchbrenner et al. 2018) a step reads `[c_{t-1}, f_{t-1}, c_t]`, the
+    coarse and fine bytes of the previous 16-bit sample and the coarse byte of the current
+    one. The first half of the state predicts `c_t`, so it must not see it: the input
+    matrix's last row is masked to zero for those units in every gate. The second half
+    sees `c_t` and predicts the fine byte `f_t`. The recurrent matrix stays full.
+
+    Args:
+        units: state size, even (coarse half first).
+        **kwargs: see `GRUCell`.
+
+    Example:
+    >>> rnn = keras.layers.RNN(CoarseFineGRUCell(896), return_sequences=True)
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(units, **kwargs)
+        if self.units % 2:
+            raise ValueError(f"`units` of CoarseFineGRUCell must be even (a coarse and a fine half), got {units}.")
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        mask = np.ones(tuple(self.kernel.shape), np.float32)
+        for gate in range(3):
+            mask[-1, gate * self.units : gate * self.units + self.units // 2] = 0.0
+        self._input_mask = mask
+
+    def input_kernel(self):
+        return self.kernel * self._input_mask
 
 
 @_register
