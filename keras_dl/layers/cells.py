@@ -295,6 +295,27 @@ class GRUCell(RecurrentCell):
     def bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
+    @classmethod
+    def sharing_weights(cls, cell):
+        """A `GRUCell` that computes with another GRU cell's own variables, e.g. Keras' `GRUCell`.
+
+        The layouts match, so nothing is copied: training either cell changes both. Step
+        models for export use it: its step graph converts to fewer and faster LiteRT ops
+        than Keras' cell (one SPLIT per product instead of three STRIDED_SLICEs).
+
+        Example:
+        >>> twin = GRUCell.sharing_weights(keras_gru_layer.cell)
+        """
+        for name, default in (("activation", "tanh"), ("recurrent_activation", "sigmoid")):
+            function = getattr(cell, name, getattr(keras.activations, default))
+            if keras.activations.serialize(function) != default:
+                raise ValueError(f"`cell` must use {name}={default!r} to share its weights with a GRUCell, got "
+                                 f"{keras.activations.serialize(function)!r}.")
+        twin = cls(cell.units, reset_after=cell.reset_after, use_bias=cell.use_bias, name=f"{cell.name}_shared")
+        twin.kernel, twin.recurrent_kernel, twin.bias = cell.kernel, cell.recurrent_kernel, cell.bias
+        twin.built = True
+        return twin
+
     def input_kernel(self):
         """The input matrix a step multiplies by; cells with structured input connections override it."""
         return self.kernel
@@ -308,10 +329,13 @@ class GRUCell(RecurrentCell):
             x_bias = h_bias = 0.0
         xw = ops.matmul(x, self.input_kernel()) + x_bias
         if self.reset_after:
-            hu = ops.matmul(h_prev, self.recurrent_kernel) + h_bias
-            z = ops.sigmoid(xw[:, :u] + hu[:, :u])
-            r = ops.sigmoid(xw[:, u : 2 * u] + hu[:, u : 2 * u])
-            candidate = ops.tanh(xw[:, 2 * u :] + r * hu[:, 2 * u :])
+            # One split per product, not three slices: LiteRT runs a sparse int8 step at 1024
+            # units about 2x faster with SPLIT than with three STRIDED_SLICEs.
+            xz, xr, xh = ops.split(xw, 3, axis=-1)
+            hz, hr, hh = ops.split(ops.matmul(h_prev, self.recurrent_kernel) + h_bias, 3, axis=-1)
+            z = ops.sigmoid(xz + hz)
+            r = ops.sigmoid(xr + hr)
+            candidate = ops.tanh(xh + r * hh)
         else:
             hu = ops.matmul(h_prev, self.recurrent_kernel[:, : 2 * u])
             z = ops.sigmoid(xw[:, :u] + hu[:, :u])

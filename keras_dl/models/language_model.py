@@ -3,6 +3,7 @@
 import keras
 
 from keras_dl import _checks
+from keras_dl.layers import GRUCell
 
 
 @keras.saving.register_keras_serializable(package="keras_dl")
@@ -56,7 +57,9 @@ class RNNLanguageModel(keras.Model):
             self.build((None, None))
         token = keras.Input((), batch_size=batch_size, dtype="int32", name="token")
         state = keras.Input((self.units,), batch_size=batch_size, name="state")
-        output, new_states = self.rnn.cell(self.embedding(token), [state])
+        # keras_dl's twin of the Keras cell, on the same variables: its graph runs faster on LiteRT.
+        cell = GRUCell.sharing_weights(self.rnn.cell)
+        output, new_states = cell(self.embedding(token), [state])
         return keras.Model(
             [token, state], {"logits": self.head(output), "state": new_states[0]}, name=f"{self.name}_step"
         )

@@ -143,6 +143,21 @@ def test_gru_matches_keras_gru_on_the_same_weights(reset_after, x):
     np.testing.assert_allclose(np.asarray(ours_layer(x)), np.asarray(theirs_layer(x)), atol=1e-6)
 
 
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_gru_sharing_a_keras_cells_weights_computes_like_it(reset_after, x):
+    theirs = keras.layers.GRUCell(H, reset_after=reset_after)
+    theirs_layer = keras.layers.RNN(theirs, return_sequences=True)
+    theirs_layer.build((None, T, D))
+    twin_layer = keras.layers.RNN(GRUCell.sharing_weights(theirs), return_sequences=True)
+    randomise(theirs)  # After sharing: the twin sees every later change of the variables.
+    np.testing.assert_allclose(np.asarray(twin_layer(x)), np.asarray(theirs_layer(x)), atol=1e-6)
+    assert twin_layer.cell.recurrent_kernel is theirs.recurrent_kernel
+    with pytest.raises(ValueError, match="`cell` must use activation='tanh'"):
+        cell = keras.layers.GRUCell(H, activation="relu")
+        cell.build((None, D))
+        GRUCell.sharing_weights(cell)
+
+
 def test_lstm_matches_keras_lstm_and_starts_with_the_forget_bias(x):
     ours, theirs = LSTMCell(H, forget_bias=1.0), keras.layers.LSTMCell(H)
     ours_layer, theirs_layer = keras.layers.RNN(ours, return_sequences=True), keras.layers.RNN(theirs, return_sequences=True)
