@@ -32,6 +32,8 @@ def test_tflite_step_model_uses_builtin_ops_only(tflite_path):
     assert "FULLY_CONNECTED" in ops and "GATHER" in ops
     # Gates come apart with SPLIT: Keras' cell slices them (STRIDED_SLICE), about 2x slower in a sparse step.
     assert "SPLIT" in ops and "STRIDED_SLICE" not in ops
+    # The token lookup is one GATHER, without Keras' negative-index fix-up.
+    assert not {"LESS", "SELECT_V2"} & set(ops)
     assert not [op for op in ops if op.startswith("Flex") or op in ("CUSTOM", "DELEGATE")]
 
 
