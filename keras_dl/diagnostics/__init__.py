@@ -1,3 +1,12 @@
-"""Diagnostics: measurements of training, drawn as plots."""
+"""Diagnostics: gradient flow through time, spectral radii, sequential Jacobians, and their plots."""
 
+from keras_dl.diagnostics.gradient_flow import GradientFlowMonitor
+from keras_dl.diagnostics.gradient_flow import gradient_norms_through_time
+from keras_dl.diagnostics.gradient_flow import recurrent_spectral_radii
+from keras_dl.diagnostics.gradient_flow import sequential_jacobian
+from keras_dl.diagnostics.gradient_flow import spectral_radius
+from keras_dl.diagnostics.gradient_flow import state_and_weight_gradients
+from keras_dl.diagnostics.plots import plot_gradient_norms
 from keras_dl.diagnostics.plots import plot_learning_curves
+from keras_dl.diagnostics.plots import plot_sequential_jacobian
+from keras_dl.diagnostics.plots import plot_spectral_radii

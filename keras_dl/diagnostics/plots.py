@@ -39,11 +39,72 @@ def plot_learning_curves(path, curves, baselines=None, xlabel="epoch", ylabel="l
         ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    return _write(path, _png(fig))
+
+
+def _png(fig):
+    """The figure as PNG bytes; closes it."""
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
+    return buffer.getvalue()
+
+
+def _write(path, png):
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            f.write(buffer.getvalue())
+            f.write(png)
     return path
+
+
+def _curves_over_steps(curves, ylabel, title, xlabel):
+    """A log-scale figure of one curve per label over steps 1..T."""
+    if not isinstance(curves, dict) or not curves or not all(len(v) for v in curves.values()):
+        raise ValueError(f"`curves` must be a dict of non-empty sequences, got {curves!r}.")
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for label, values in curves.items():
+        ax.semilogy(range(1, len(values) + 1), values, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return fig
+
+
+def gradient_norms_png(curves, title=None):
+    """PNG bytes of `plot_gradient_norms`' figure (for TensorBoard images)."""
+    return _png(_curves_over_steps(curves, "||dL/ds_k|| (log scale)", title, "step k"))
+
+
+def plot_gradient_norms(path, curves, title=None):
+    """Draws `||dL/ds_k||` over k, one curve per label (e.g. per cell), on a log scale, into a PNG.
+
+    Example:
+    >>> plot_gradient_norms("flow.png", {"elman": gradient_norms_through_time(elman, x, y),
+    ...                                  "lstm": gradient_norms_through_time(lstm, x, y)})
+    """
+    return _write(path, gradient_norms_png(curves, title))
+
+
+def plot_sequential_jacobian(path, curves, title=None):
+    """Draws `||dy_t/dx_k||` over input steps k, one curve per label, on a log scale, into a PNG."""
+    return _write(path, _png(_curves_over_steps(curves, "||dy_t/dx_k|| (log scale)", title, "input step k")))
+
+
+def plot_spectral_radii(path, rows, title=None):
+    """Bar chart of `recurrent_spectral_radii` rows, with the unit circle's radius 1 marked, into a PNG."""
+    if not rows:
+        raise ValueError("`rows` must hold at least one spectral radius.")
+    fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(rows) + 2), 4), dpi=100)
+    labels = [f"{row['cell']}\n{row['gate']}" for row in rows]
+    ax.bar(range(len(rows)), [row["spectral_radius"] for row in rows])
+    ax.axhline(1.0, linestyle="--", color="gray", label="radius 1")
+    ax.set_xticks(range(len(rows)), labels, fontsize=7)
+    ax.set_ylabel("spectral radius")
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return _write(path, _png(fig))
