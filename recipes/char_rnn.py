@@ -33,6 +33,7 @@ from keras_dl.sparsity import PolynomialDecay
 from keras_dl.sparsity import prune_low_magnitude
 from keras_dl.sparsity import sparsity_report
 from keras_dl.sparsity import strip_pruning
+from recipes import _clipping
 
 PROMPT = b"def "
 TEMPERATURES = (0.5, 1.0)
@@ -58,12 +59,13 @@ def build_parser(prog="python -m recipes.char_rnn"):
     parser.add_argument("--prune-steps", type=int, default=300, help="fine-tuning steps while pruning")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity (1: progress bar)")
+    _clipping.add_arguments(parser)
     return parser
 
 
-def _compile(model, learning_rate=None):
-    """Byte-level LM loss and bits-per-character metric; Adam when the model is to be trained."""
-    optimizer = {"optimizer": keras.optimizers.Adam(learning_rate)} if learning_rate else {}
+def _compile(model, learning_rate=None, clipping=None):
+    """Byte-level LM loss and bits-per-character metric; Adam (with `clipping` options) when the model is to be trained."""
+    optimizer = {"optimizer": keras.optimizers.Adam(learning_rate, **(clipping or {}))} if learning_rate else {}
     model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=[BitsPerCharacter()],
                   **optimizer)
 
@@ -77,6 +79,7 @@ def run(args):
         raise ValueError(f"`--learning-rate` must be > 0, got {args.learning_rate}.")
     if args.prune_to is not None:
         _checks.non_negative_float("--prune-to", args.prune_to, below=1.0)
+    clipping = _clipping.optimizer_options(args)
     os.makedirs(args.out, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
 
@@ -88,7 +91,7 @@ def run(args):
 
     model = RNNLanguageModel(vocab_size=256, embedding_dim=args.embedding, units=args.hidden)
     model.build((None, None))  # BackupAndRestore needs the weights before fit.
-    _compile(model, args.learning_rate)
+    _compile(model, args.learning_rate, clipping)
     start = time.perf_counter()
     history = model.fit(
         train,
@@ -131,6 +134,7 @@ def run(args):
         "seq_len": args.seq_len,
         "hidden": args.hidden,
         "params": int(model.count_params()),
+        "clipping": clipping,
         "train_seconds": train_seconds,
         "train_bytes_per_second": args.epochs * args.steps_per_epoch * args.batch_size * args.seq_len / train_seconds,
         "history": {key: [float(v) for v in values] for key, values in history.history.items()},
@@ -147,7 +151,7 @@ def prune_and_finetune(model, train, validation, args):
     schedule = PolynomialDecay(0.0, args.prune_to, begin_step=0, end_step=ramp, frequency=max(1, ramp // 20))
     prune_low_magnitude(model, schedule, block_size=LITERT_INT8_BLOCK, layers=[model.rnn])
     # The compiled train step captured the weights' constraints when it was traced: compile again.
-    _compile(model, args.learning_rate / 3)
+    _compile(model, args.learning_rate / 3, _clipping.optimizer_options(args))
     model.fit(train, steps_per_epoch=args.prune_steps, shuffle=False, verbose=args.verbose)
     sparse = strip_pruning(model)
     _compile(sparse)

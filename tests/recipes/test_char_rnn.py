@@ -11,13 +11,14 @@ def test_char_rnn_beats_the_unigram_baseline_by_a_bit_per_char(data_dir, tmp_pat
         ["--out", str(tmp_path), "--data-dir", data_dir, "--hidden", "64", "--embedding", "16",
          "--seq-len", "64", "--batch-size", "32", "--epochs", "3", "--steps-per-epoch", "100",
          "--validation-steps", "10", "--prune-to", "0.75", "--prune-steps", "40",
-         "--sample-length", "40", "--verbose", "0"]
+         "--sample-length", "40", "--verbose", "0", "--global-clipnorm", "5"]
     )
     metrics = char_rnn.run(args)
     # The unigram cross-entropy of Python source is about 4.7 bits; context must buy at least 1 bit.
     assert 4.0 < metrics["unigram_bpc"] < 5.5
     assert metrics["val_bpc"] < metrics["unigram_bpc"] - 1.0
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    assert metrics["clipping"] == {"global_clipnorm": 5.0}
     assert (tmp_path / "model.keras").stat().st_size > 0
     assert (tmp_path / "learning_curve.png").stat().st_size > 0
     assert len(metrics["history"]["val_bpc"]) == 3
@@ -42,9 +43,23 @@ def test_char_rnn_beats_the_unigram_baseline_by_a_bit_per_char(data_dir, tmp_pat
         (["--validation-steps", "0"], "--validation-steps"),
         (["--prune-to", "1.0"], "--prune-to"),
         (["--dataset", "no_such_corpus"], "`dataset`='no_such_corpus'"),
+        (["--clipnorm", "0"], "`--clipnorm` must be > 0"),
+        (["--clipnorm", "1", "--clipvalue", "1"], "at most one of --clipnorm"),
     ],
 )
 def test_bad_recipe_arguments_are_named(data_dir, tmp_path, argv, match):
     args = char_rnn.build_parser().parse_args(["--out", str(tmp_path), "--data-dir", data_dir] + argv)
     with pytest.raises(ValueError, match=match):
         char_rnn.run(args)
+
+
+@pytest.mark.parametrize("flag, attribute", [("--clipnorm", "clipnorm"), ("--clipvalue", "clipvalue"),
+                                             ("--global-clipnorm", "global_clipnorm")])
+def test_clipping_flags_reach_the_keras_optimizer(tmp_path, flag, attribute):
+    from recipes import _clipping
+
+    args = char_rnn.build_parser().parse_args(["--out", str(tmp_path), flag, "0.5"])
+    model = char_rnn.RNNLanguageModel(units=8, embedding_dim=4)
+    char_rnn._compile(model, 1e-3, _clipping.optimizer_options(args))
+    assert getattr(model.optimizer, attribute) == 0.5
+    assert [name for name in ("clipnorm", "clipvalue", "global_clipnorm") if getattr(model.optimizer, name)] == [attribute]
