@@ -134,10 +134,8 @@ class WaveRNN(keras.Model):
 
     def build(self, input_shape):
         self.rnn.build(tuple(input_shape[:1]) + (None, 3))
-        half_shape = tuple(input_shape[:1]) + (None, self.units // 2)
-        for layer in (self.coarse_hidden, self.fine_hidden):
-            layer.build(half_shape)
-        for layer in (self.coarse_logits, self.fine_logits):
+        half_shape = tuple(input_shape[:1]) + (None, self.units // 2)  # Every head layer reads units // 2 features.
+        for layer in (self.coarse_hidden, self.coarse_logits, self.fine_hidden, self.fine_logits):
             layer.build(half_shape)
         super().build(input_shape)
         prune_low_magnitude(self, self.schedule, block_size=self.block_size, weights=[self.cell.recurrent_kernel])
