@@ -69,11 +69,12 @@ def test_every_command_explains_itself(command):
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["train", "no_such_recipe"], "recipe 'no_such_recipe' is unknown; expected one of char_rnn"),
+        (["train", "no_such_recipe"], "recipe 'no_such_recipe' is unknown; expected one of char_rnn, long_term"),
         (["export", "/no/such/dir", "--format", "tflite"], "`DIR`: no directory"),
         (["bench", "/no/such/dir"], "`DIR`: no step.tflite"),
         (["bench", ".", "--runs", "0"], "`--runs`"),
         (["train", "char_rnn", "--out", "/tmp/unused", "--hidden", "-1"], "`--hidden`"),
+        (["train", "long_term", "--out", "/tmp/unused", "--length", "0"], "`--length`"),
     ],
 )
 def test_bad_cli_input_names_the_argument(argv, match):
