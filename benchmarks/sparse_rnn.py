@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import statistics
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -192,16 +193,18 @@ def _quick_latency(path, threads, runs=300):
     return min(model.median_latency(model.zero_inputs(), runs=runs) for model in _runtimes(path, threads).values())
 
 
-def equal_latency_units(target_seconds, max_units, threads, directory):
+def equal_latency_units(target_seconds, max_units, threads):
     """Largest GRU size (a multiple of 16) whose dense dynamic-int8 step is no slower than `target_seconds`."""
     low, high = 1, max_units // 16  # in units of 16
-    while low < high:
-        middle = (low + high + 1) // 2
-        path = os.path.join(directory, "probe_step.tflite")
-        export_lm_tflite(_new_model(middle * 16), path, quantization="dynamic_int8")
-        latency = _quick_latency(path, threads)
-        print(f"  dense GRU-{middle * 16} int8: {latency * 1e6:.1f} us (target {target_seconds * 1e6:.1f} us)", flush=True)
-        low, high = (middle, high) if latency <= target_seconds else (low, middle - 1)
+    with tempfile.TemporaryDirectory() as directory:
+        while low < high:
+            middle = (low + high + 1) // 2
+            path = export_lm_tflite(_new_model(middle * 16), os.path.join(directory, f"gru{middle * 16}.tflite"),
+                                    quantization="dynamic_int8")
+            latency = _quick_latency(path, threads)
+            print(f"  dense GRU-{middle * 16} int8: {latency * 1e6:.1f} us (target {target_seconds * 1e6:.1f} us)",
+                  flush=True)
+            low, high = (middle, high) if latency <= target_seconds else (low, middle - 1)
     return low * 16
 
 
@@ -250,7 +253,7 @@ def run(cfg, out, threads, verbose):
         file=trainer.tfmot_fork(units, PEER_SPARSITY))
 
     print("finding the dense GRU as fast as the flagship sparse step", flush=True)
-    small_units = equal_latency_units(_quick_latency(rows[flagship]["file"], threads), units, threads, directory)
+    small_units = equal_latency_units(_quick_latency(rows[flagship]["file"], threads), units, threads)
     small = trainer.fork(small_units)
     rows["equal-latency dense dynamic_int8"] = dict(
         units=small_units, sparsity=_zeros(small), quantization="dynamic_int8",
