@@ -307,6 +307,7 @@ def markdown(result):
 
 def plot(result, path):
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
@@ -317,6 +318,9 @@ def plot(result, path):
         ax.scatter(row["latency_us"], row["bpc"], marker=marker)
         ax.annotate(row["name"], (row["latency_us"], row["bpc"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("LiteRT step latency, 1 thread, batch 1 (us, log scale)")
     ax.set_ylabel("bits per character (validation bytes)")
     ax.set_title(f"GRU LMs on LiteRT: sparse (o) vs dense (s), {result['config']['units']} units")
