@@ -154,9 +154,9 @@ def prune_and_finetune(model, train, validation, args):
     _compile(model, args.learning_rate / 3, _clipping.optimizer_options(args))
     model.fit(train, steps_per_epoch=args.prune_steps, shuffle=False, verbose=args.verbose)
     sparse = strip_pruning(model)
-    _compile(sparse)
     with atomic_path(os.path.join(args.out, "sparse_model.keras")) as tmp:
-        sparse.save(tmp)
+        sparse.save(tmp)  # Before compiling: a compile without an optimizer would save Keras' default one.
+    _compile(sparse)
     report = {row["weight"].split("/", 1)[1]: row["sparsity"] for row in sparsity_report(sparse)}
     return {"val_bpc": float(sparse.evaluate(validation, verbose=0, return_dict=True)["bpc"]),
             "prune_steps": args.prune_steps, "target_sparsity": args.prune_to, "sparsity": report}
