@@ -12,6 +12,15 @@ def positive_int(name, value):
     return int(value)
 
 
+def positive_float(name, value):
+    """Returns `value` as a float if it is > 0, else raises naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number, got {value!r} ({type(value).__name__}).")
+    if not value > 0:
+        raise ValueError(f"`{name}` must be > 0, got {value}.")
+    return float(value)
+
+
 def non_negative_float(name, value, below=None):
     """Returns `value` as a float if 0 <= value (< below), else raises naming `name`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

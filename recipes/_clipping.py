@@ -1,5 +1,7 @@
 """Gradient-clipping flags shared by the recipes, handed to the Keras optimizer (no hand-written clipping)."""
 
+from keras_dl import _checks
+
 FLAGS = {"clipnorm": "clip each weight's gradient to this L2 norm",
          "clipvalue": "clip every gradient entry to [-v, v]",
          "global_clipnorm": "clip the gradients of all weights together to this L2 norm"}
@@ -16,7 +18,4 @@ def optimizer_options(args):
     chosen = {name: getattr(args, name) for name in FLAGS if getattr(args, name) is not None}
     if len(chosen) > 1:
         raise ValueError(f"set at most one of --clipnorm, --clipvalue, --global-clipnorm, got {sorted(chosen)}.")
-    for name, value in chosen.items():
-        if not value > 0:
-            raise ValueError(f"`--{name.replace('_', '-')}` must be > 0, got {value}.")
-    return chosen
+    return {name: _checks.positive_float(f"--{name.replace('_', '-')}", value) for name, value in chosen.items()}

@@ -75,8 +75,7 @@ def run(args):
     for name in ("epochs", "steps_per_epoch", "hidden", "embedding", "seq_len", "batch_size", "sample_length",
                  "validation_steps", "prune_steps"):
         _checks.positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
-    if not args.learning_rate > 0:
-        raise ValueError(f"`--learning-rate` must be > 0, got {args.learning_rate}.")
+    _checks.positive_float("--learning-rate", args.learning_rate)
     if args.prune_to is not None:
         _checks.non_negative_float("--prune-to", args.prune_to, below=1.0)
     clipping = _clipping.optimizer_options(args)

@@ -108,10 +108,9 @@ def run(args):
     """Trains the cell described by `args`; returns the metrics also written to `metrics.json`."""
     for name in ("length", "units", "batch_size", "steps", "eval_every", "num_train", "num_eval"):
         _checks.positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
-    if not args.learning_rate > 0:
-        raise ValueError(f"`--learning-rate` must be > 0, got {args.learning_rate}.")
-    if args.spectral_radius is not None and not args.spectral_radius > 0:
-        raise ValueError(f"`--spectral-radius` must be > 0, got {args.spectral_radius}.")
+    _checks.positive_float("--learning-rate", args.learning_rate)
+    if args.spectral_radius is not None:
+        _checks.positive_float("--spectral-radius", args.spectral_radius)
     if args.steps % args.eval_every:
         raise ValueError(f"`--steps` ({args.steps}) must be a multiple of `--eval-every` ({args.eval_every}).")
     spec = task_spec(args.task, args.length)
