@@ -127,9 +127,12 @@ class TFLiteModel:
         self.runner = self.interpreter.get_signature_runner(signature)
         self.input_names = sorted(self.runner.get_input_details())
 
-    def __call__(self, inputs):
+    def _check_inputs(self, inputs):
         if sorted(inputs) != self.input_names:
             raise ValueError(f"`inputs` must have the keys {self.input_names}, got {sorted(inputs)}.")
+
+    def __call__(self, inputs):
+        self._check_inputs(inputs)
         return self.runner(**inputs)
 
     def zero_inputs(self):
@@ -145,8 +148,7 @@ class TFLiteModel:
         this project's machine, the same for every model. A second interpreter with the same
         options is timed, so this object's runner is left untouched.
         """
-        if sorted(inputs) != self.input_names:
-            raise ValueError(f"`inputs` must have the keys {self.input_names}, got {sorted(inputs)}.")
+        self._check_inputs(inputs)
         timer = litert.Interpreter(**self._interpreter_args)
         timer.allocate_tensors()
         details = timer.get_signature_runner(self.signature).get_input_details()
