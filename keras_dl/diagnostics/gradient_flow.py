@@ -14,6 +14,7 @@ from keras_dl import _checks
 from keras_dl.diagnostics.plots import gradient_norms_png
 from keras_dl.layers import GRUCell
 from keras_dl.layers import LSTMCell
+from keras_dl.layers.reservoir import spectral_radius
 
 
 def _recurrent_layer(model, layer=None):
@@ -126,14 +127,6 @@ def sequential_jacobian(model, x, output_step=-1):
             y = y[:, output_step]
     jacobian = tape.batch_jacobian(y, x)  # [batch, outputs, T, features]
     return np.sqrt(np.sum(np.square(jacobian.numpy()), axis=(1, 3)))
-
-
-def spectral_radius(matrix):
-    """Largest absolute eigenvalue of a square matrix."""
-    matrix = np.asarray(matrix, np.float64)
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise ValueError(f"`matrix` must be square, got shape {matrix.shape}.")
-    return float(np.max(np.abs(np.linalg.eigvals(matrix))))
 
 
 def _gate_names(cell, gates):

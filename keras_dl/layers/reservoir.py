@@ -8,6 +8,14 @@ from keras_dl import _checks
 from keras_dl.layers.cells import RecurrentCell
 
 
+def spectral_radius(matrix):
+    """Largest absolute eigenvalue of a square matrix."""
+    matrix = np.asarray(matrix, np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"`matrix` must be square, got shape {matrix.shape}.")
+    return float(np.max(np.abs(np.linalg.eigvals(matrix))))
+
+
 @keras.saving.register_keras_serializable(package="keras_dl")
 class EchoStateCell(RecurrentCell):
     """Leaky echo-state reservoir cell (Jaeger 2001; Lukosevicius 2012, "A practical guide").
@@ -58,7 +66,7 @@ class EchoStateCell(RecurrentCell):
     def build(self, input_shape):
         rng = np.random.default_rng(self.seed)
         reservoir = rng.uniform(-1, 1, (self.units, self.units)) * (rng.random((self.units, self.units)) < self.connectivity)
-        radius = np.abs(np.linalg.eigvals(reservoir)).max()
+        radius = spectral_radius(reservoir)
         if radius == 0:
             raise ValueError(f"`connectivity`={self.connectivity} left the {self.units}-unit reservoir without cycles; raise it.")
         # Through initializers, not assign (see RecurrentCell.initial_bias); they are left out of get_config.
