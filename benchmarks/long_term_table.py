@@ -16,12 +16,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-from matplotlib import pyplot as plt  # noqa: E402
-
-from keras_dl.export import atomic_path  # noqa: E402
+from keras_dl.diagnostics import plot_log_curves  # noqa: E402
 from keras_dl.export import write_text  # noqa: E402
 from recipes import long_term  # noqa: E402
 
@@ -57,22 +52,6 @@ def markdown(rows):
     return "\n".join(lines) + "\n"
 
 
-def _plot(path, curves, baseline, title, xlabel, ylabel):
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    for label, (steps, values) in curves.items():
-        ax.semilogy(steps, values, label=label)
-    ax.axhline(baseline, linestyle="--", color="gray", label=f"trivial baseline ({baseline:.3g})")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="adding problem at T=50, five cells (runs in CI)")
@@ -89,8 +68,9 @@ def main(argv=None):
                                                        "seconds")})
             validation = metrics["history"].get("val_loss", [])
             curves[cell] = ([metrics["eval_every"] * (i + 1) for i in range(len(validation))], validation)
-        _plot(os.path.join(args.out, f"{task}_{length}.png"), curves, rows[-1]["baseline"],
-              f"{task}, T={length}: validation loss", "training step", rows[-1]["metric"])
+        plot_log_curves(os.path.join(args.out, f"{task}_{length}.png"), curves,
+                        {"trivial baseline": rows[-1]["baseline"]}, "training step", rows[-1]["metric"],
+                        f"{task}, T={length}: validation loss")
 
     exploding, exploding_curves = {}, {}
     for name, clip in (("no clipping", []), ("clipnorm=1", ["--clipnorm", "1"])):
@@ -102,8 +82,8 @@ def main(argv=None):
         finite = [(10 * (i + 1), v) for i, v in enumerate(losses) if v is not None]
         note = "diverged: loss inf/NaN" if metrics["diverged"] else f"final validation {metrics['value']:.3f}"
         exploding_curves[f"{name} ({note})"] = tuple(zip(*finite))
-    _plot(os.path.join(args.out, "exploding.png"), exploding_curves, 1.0 / 6.0,
-          "Elman RNN, spectral radius 2, SGD: training loss", "training step", "MSE (log scale)")
+    plot_log_curves(os.path.join(args.out, "exploding.png"), exploding_curves, {"trivial baseline": 1.0 / 6.0},
+                    "training step", "MSE (log scale)", "Elman RNN, spectral radius 2, SGD: training loss")
 
     table = markdown(rows)
     print("\n" + table)

@@ -58,25 +58,49 @@ def _write(path, png):
     return path
 
 
-def _curves_over_steps(curves, ylabel, title, xlabel):
-    """A log-scale figure of one curve per label over steps 1..T."""
-    if not isinstance(curves, dict) or not curves or not all(len(v) for v in curves.values()):
+def _log_curves_figure(curves, baselines, xlabel, ylabel, title):
+    """A log-scale figure of `(x, y)` curves per label and dashed horizontal baselines."""
+    if not isinstance(curves, dict) or not curves or not all(len(y) for _, y in curves.values()):
         raise ValueError(f"`curves` must be a dict of non-empty sequences, got {curves!r}.")
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    for label, values in curves.items():
-        ax.semilogy(range(1, len(values) + 1), values, label=label)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    for label, (x, y) in curves.items():
+        ax.semilogy(x, y, label=label)
+    for label, value in (baselines or {}).items():
+        ax.axhline(value, linestyle="--", color="gray", label=f"{label} ({value:.3g})")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    ax.legend(fontsize=8)
     return fig
+
+
+def plot_log_curves(path, curves, baselines=None, xlabel="step", ylabel="loss", title=None):
+    """Draws curves on a log scale, with dashed horizontal baselines, into a PNG, atomically.
+
+    Args:
+        path: output `.png` path.
+        curves: dict label -> `(x, y)` sequences (points with non-finite y are the caller's to drop).
+        baselines: dict label -> value.
+        xlabel, ylabel, title: axis labels and title.
+
+    Example:
+    >>> plot_log_curves("val.png", {"lstm": (steps, val_loss)}, {"always predict 1": 1 / 6})
+    """
+    return _write(path, _png(_log_curves_figure(curves, baselines, xlabel, ylabel, title)))
+
+
+def _over_steps(curves):
+    """`{label: values}` -> `{label: (1..T, values)}`."""
+    if not isinstance(curves, dict):
+        raise ValueError(f"`curves` must be a dict of non-empty sequences, got {curves!r}.")
+    return {label: (range(1, len(values) + 1), values) for label, values in curves.items()}
 
 
 def gradient_norms_png(curves, title=None):
     """PNG bytes of `plot_gradient_norms`' figure (for TensorBoard images)."""
-    return _png(_curves_over_steps(curves, "||dL/ds_k|| (log scale)", title, "step k"))
+    return _png(_log_curves_figure(_over_steps(curves), None, "step k", "||dL/ds_k|| (log scale)", title))
 
 
 def plot_gradient_norms(path, curves, title=None):
@@ -91,7 +115,8 @@ def plot_gradient_norms(path, curves, title=None):
 
 def plot_sequential_jacobian(path, curves, title=None):
     """Draws `||dy_t/dx_k||` over input steps k, one curve per label, on a log scale, into a PNG."""
-    return _write(path, _png(_curves_over_steps(curves, "||dy_t/dx_k|| (log scale)", title, "input step k")))
+    return _write(path, _png(_log_curves_figure(_over_steps(curves), None, "input step k", "||dy_t/dx_k|| (log scale)",
+                                                title)))
 
 
 def plot_spectral_radii(path, rows, title=None):
