@@ -31,31 +31,54 @@ def _load_recipe(name):
     return recipes[name].load()
 
 
-def _load_language_model(directory, filename=MODEL_FILE):
+def _load_model(path):
+    """`path` is a `.keras` file or a directory written by `keras-dl train` (its model.keras)."""
     import keras
 
-    import keras_dl.metrics  # noqa: F401  (registers keras_dl's classes for deserialisation)
+    import keras_dl.layers  # noqa: F401  (registers keras_dl's classes for deserialisation)
+    import keras_dl.metrics  # noqa: F401
     import keras_dl.models  # noqa: F401
 
-    path = os.path.join(directory, filename)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"`PATH`: no file or directory {path!r}; pass a .keras file or the --out of "
+                                f"`keras-dl train`.")
+    file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
+    if not os.path.isfile(file) or not file.endswith(".keras"):
+        raise FileNotFoundError(f"`PATH`: {path!r} is not a .keras file and holds no {MODEL_FILE}.")
+    return keras.models.load_model(file)
+
+
+def _load_language_model(directory, filename=MODEL_FILE):
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"`DIR`: no directory {directory!r}; pass the --out of `keras-dl train`.")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"`DIR`: {directory!r} holds no {filename}; train a model into it first.")
-    model = keras.models.load_model(path)
+    model = _load_model(os.path.join(directory, filename))
     if not hasattr(model, "step_model"):
-        raise TypeError(f"`DIR`: {path} holds a {type(model).__name__}, not a language model with a step model.")
+        raise TypeError(f"`DIR`: {directory} holds a {type(model).__name__}, not a language model with a step model.")
     return model
 
 
-def _export(model, directory, fmt):
+def _export(model, directory, fmt, **converter_options):
     """Exports a language model into `directory`; returns `(path, info)`."""
     from keras_dl import export
 
     if fmt == "saved_model":
         return export.export_lm_saved_model(model, os.path.join(directory, SAVED_MODEL_DIR)), {}
-    path = export.export_lm_tflite(model, os.path.join(directory, TFLITE_FILE))
+    path = export.export_lm_tflite(model, os.path.join(directory, TFLITE_FILE), **converter_options)
     return path, export.verify_lm_tflite(model, path)
+
+
+def _export_any(model, path, args):
+    """Exports any Keras model to `path`; returns `(path, info)`."""
+    from keras_dl import export
+
+    if args.format == "saved_model":
+        return export.export_saved_model(path, {"serve": (model, None)}), {}
+    if args.streaming:
+        model = export.streaming_model(model)
+    forms = {}
+    path = export.export_tflite(model, path, quantization=args.quantization, sparse=args.sparse,
+                                timesteps=args.timesteps, report=forms)
+    return path, {"recurrent_layers": list(forms.values()), **export.verify_tflite(model, path)}
 
 
 def _bench(path, runs, threads):
@@ -80,7 +103,24 @@ def cmd_train(args):
 
 
 def cmd_export(args):
-    path, info = _export(_load_language_model(args.dir), args.dir, args.format)
+    from keras_dl import _checks
+
+    if args.timesteps is not None:
+        _checks.positive_int("--timesteps", args.timesteps)
+    model = _load_model(args.path)
+    options = {"quantization": args.quantization, "sparse": args.sparse}
+    if hasattr(model, "step_model"):
+        # A language model: its own streaming step export into the training directory.
+        if args.timesteps is not None or args.out:
+            raise ValueError("`--timesteps` and `--out` are for sequence models; a language model exports its "
+                             f"streaming step model as {TFLITE_FILE} beside model.keras.")
+        directory = args.path if os.path.isdir(args.path) else os.path.dirname(os.path.abspath(args.path))
+        path, info = _export(model, directory, args.format, **(options if args.format == "tflite" else {}))
+    else:
+        stem = os.path.splitext(os.path.join(args.path, MODEL_FILE) if os.path.isdir(args.path) else args.path)[0]
+        suffix = "_step" if args.streaming else ""
+        out = args.out or (stem + suffix + (".tflite" if args.format == "tflite" else "_saved_model"))
+        path, info = _export_any(model, out, args)
     print(json.dumps({"path": path, **info}, indent=2))
 
 
@@ -187,12 +227,21 @@ def build_parser():
     train.add_argument("recipe_args", nargs=argparse.REMAINDER, help="the recipe's own arguments")
     train.set_defaults(func=cmd_train)
 
-    export = sub.add_parser("export", help="export a trained model (DIR/model.keras)",
-                            description=f"Export DIR/{MODEL_FILE}: 'saved_model' writes DIR/{SAVED_MODEL_DIR} "
-                            f"(TensorFlow Serving); 'tflite' writes DIR/{TFLITE_FILE} (single-step streaming "
-                            "model, float32) and checks it against Keras.")
-    export.add_argument("dir", help="directory written by `keras-dl train`")
+    export = sub.add_parser(
+        "export", help="export a trained model (a .keras file, or DIR/model.keras) to TFLite or a SavedModel",
+        description="Export any Keras model saved as .keras (recurrent layers included) to TFLite with built-in "
+        "ops only, check it against Keras on random inputs and print the result as JSON. Without --timesteps "
+        "the .tflite file accepts any sequence length; --streaming exports the single-step model instead. A "
+        f"language model trained by `keras-dl train char_rnn` (DIR/{MODEL_FILE}) is written as DIR/{TFLITE_FILE}, "
+        f"its streaming step model, or DIR/{SAVED_MODEL_DIR} (TensorFlow Serving).")
+    export.add_argument("path", help="a .keras file or a directory written by `keras-dl train`")
     export.add_argument("--format", required=True, choices=("saved_model", "tflite"))
+    export.add_argument("--quantization", default="float32", choices=("float32", "float16", "dynamic_int8"),
+                        help="weight quantization (full int8 needs calibration data: use the Python API)")
+    export.add_argument("--sparse", action="store_true", help="store pruned weights as sparse tensors")
+    export.add_argument("--timesteps", type=int, default=None, help="fixed sequence length (default: any)")
+    export.add_argument("--streaming", action="store_true", help="export the single-step model with explicit state")
+    export.add_argument("--out", default=None, help="output path (default: beside the model)")
     export.set_defaults(func=cmd_export)
 
     bench = sub.add_parser("bench", help="time the exported TFLite step model on LiteRT",

@@ -1,31 +1,47 @@
 """TFLite (LiteRT) conversion with built-in ops only, and a runner around `ai_edge_litert`."""
 
+import contextlib
 import os
+import re
 import time
+import warnings
 
+import keras
 import numpy as np
 import tensorflow as tf
 from ai_edge_litert import interpreter as litert
+from keras import tree
+# The converter's error type has no public name; the flatbuffer schema and reader are TF's own tooling.
+from tensorflow.lite.python import schema_py_generated as schema
+from tensorflow.lite.python.convert_phase import ConverterError
+from tensorflow.lite.tools import flatbuffer_utils
 
+from keras_dl import _checks
 from keras_dl.export.atomic import atomic_path
+from keras_dl.export.recurrent import sublayers
+from keras_dl.export.recurrent import tflite_recurrence
 
 
 QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "int8")
 
 
 def export_tflite(model, path, input_signature=None, quantization="float32", sparse=False,
-                  representative_dataset=None, **converter_options):
+                  representative_dataset=None, timesteps=None, batch_size=1, unroll=None, fused_lstm=None,
+                  report=None, verbose=False, **converter_options):
     """Converts a Keras model to a `.tflite` file with TFLite built-in ops only, atomically.
 
     Uses Keras' own LiteRT export (`model.export(format="litert")`) but forbids Flex
     (SELECT_TF_OPS) kernels, which stock LiteRT runtimes on phones do not have: a model
-    that needs them fails here rather than on the device.
+    that needs them fails here rather than on the device. Recurrent layers (Keras' and
+    keras_dl's, stacked, in `Bidirectional`, masked) convert through `tflite_recurrence`:
+    unrolled when the length is static, a built-in `WHILE` loop that runs any length when
+    it is not, LiteRT's fused LSTM op where the layer allows it.
 
     Args:
-        model: a Keras model; for streaming, a step model such as
-            `RNNLanguageModel.step_model()`.
+        model: a Keras model; for streaming, a step model (`streaming_model(model)`).
         path: output path ending in `.tflite`.
-        input_signature: passed to `model.export`; by default the model's inputs.
+        input_signature: list of `tf.TensorSpec` (structures allowed) for the model's call; by
+            default the functional model's inputs with `batch_size` and `timesteps` filled in.
         quantization: `"float32"`; `"float16"` weights; `"dynamic_int8"` (int8 weights,
             float activations); `"int8"` (weights and activations, calibrated on
             `representative_dataset`, float where an op has no int8 kernel).
@@ -33,10 +49,28 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
             sparsity in LiteRT's shapes ((4, 1) float, (16, 1) int8 in Keras axes) is kept
             as blocks, anything else becomes element-wise sparse plus a slow DENSIFY op.
         representative_dataset: callable yielding lists of input arrays, for `"int8"`.
+        timesteps: fixed sequence length for inputs whose time axis is unknown; `None`
+            keeps it unknown: the file then accepts any length (resize the input).
+        batch_size: the batch size of inputs whose batch axis is unknown (`None` keeps it
+            unknown, which recurrent layers' `WHILE` loops and fused LSTMs do not allow).
+        unroll: `None` unrolls recurrent loops of static length and uses `WHILE` otherwise;
+            `True`/`False` force one form.
+        fused_lstm: turn LSTM layers into LiteRT's `UNIDIRECTIONAL_SEQUENCE_LSTM` where the
+            configuration allows it (no mask, no `return_state`, tanh/sigmoid, static batch);
+            by default unless `sparse` (the fused kernel has no sparse weights, while the
+            loop's FULLY_CONNECTED ops keep their blocks).
+        report: a dict to fill with the form each recurrent layer took: layer name ->
+            `{"layer", "form", "not_fused_because"}`, `form` one of `"UNIDIRECTIONAL_SEQUENCE_LSTM"`,
+            `"unrolled"`, `"WHILE"`.
+        verbose: print that report, one line a layer.
         **converter_options: other attributes of `tf.lite.TFLiteConverter`.
 
     Returns:
         `path`.
+
+    Example:
+    >>> export_tflite(model, "any_length.tflite")                 # WHILE loop, any length
+    >>> export_tflite(model, "fixed.tflite", timesteps=100)        # unrolled / fused LSTM
     """
     if not os.fspath(path).endswith(".tflite"):
         raise ValueError(f"`path` must end with '.tflite', got {path!r}.")
@@ -44,6 +78,23 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
         raise ValueError(f"`quantization` must be one of {QUANTIZATIONS}, got {quantization!r}.")
     if (quantization == "int8") != (representative_dataset is not None):
         raise ValueError("`representative_dataset` is needed for, and only for, quantization='int8'.")
+    if quantization == "float16" and sparse:
+        # Seen with TF 2.21 and ai-edge-litert 2.x: every output is NaN, even for a plain Dense layer.
+        raise ValueError("quantization='float16' with sparse=True gives NaN outputs on LiteRT; use sparse float32 "
+                         "or sparse dynamic_int8.")
+    if input_signature is None:
+        input_signature = [default_input_signature(model, timesteps, batch_size)]
+    elif timesteps is not None:
+        raise ValueError("Pass `timesteps` or `input_signature`, not both.")
+    if unroll and any(len(spec.shape) > 1 and spec.shape[1] is None for spec in tree.flatten(input_signature)):
+        raise ValueError("`unroll=True` needs a static sequence length: pass `timesteps`.")
+    check_convertible(model)
+    if fused_lstm is None:
+        fused_lstm = not sparse
+    if quantization == "int8" and "WHILE" in _loop_forms(model, input_signature, unroll, fused_lstm):
+        # Seen with TF 2.21: the calibrator crashes the process (segmentation fault) on WHILE loops.
+        raise ValueError("quantization='int8' needs recurrent loops of static length (LiteRT's calibrator crashes "
+                         "on WHILE loops): pass `timesteps`, or use quantization='dynamic_int8'.")
     optimizations = list(converter_options.pop("optimizations", []))
     if quantization != "float32":
         optimizations.append(tf.lite.Optimize.DEFAULT)
@@ -57,12 +108,95 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
     if quantization == "float16":
         target_spec.setdefault("supported_types", [tf.float16])
     target_spec.setdefault("supported_ops", [tf.lite.OpsSet.TFLITE_BUILTINS])
-    with atomic_path(path) as tmp:
-        model.export(
-            tmp, format="litert", verbose=False, input_signature=input_signature,
-            target_spec=target_spec, **converter_options,
-        )
+    with atomic_path(path) as tmp, tflite_recurrence(model, unroll, fused_lstm) as forms, _no_structure_warning():
+        try:
+            model.export(
+                tmp, format="litert", verbose=False, input_signature=input_signature,
+                target_spec=target_spec, **converter_options,
+            )
+        except ConverterError as error:
+            raise ValueError(_explain_converter_error(model, error)) from error
+    if report is not None:
+        report.update(forms)
+    if verbose:
+        for row in forms.values():
+            why = f" (not fused: {row['not_fused_because']})" if row["not_fused_because"] else ""
+            print(f"{row['layer']}: {row['form']}{why}")
     return path
+
+
+def _loop_forms(model, input_signature, unroll, fused_lstm):
+    """The form each recurrent layer takes for this signature, by tracing the model once."""
+    with tflite_recurrence(model, unroll, fused_lstm) as report, _no_structure_warning():
+        tf.function(lambda *args: model(*args, training=False)).get_concrete_function(*input_signature)
+    return {row["form"] for row in report.values()}
+
+
+@contextlib.contextmanager
+def _no_structure_warning():
+    # Keras warns when a traced functional model gets its single input inside a list, as its
+    # SavedModel writer passes it; the exported signature keeps the model's input structure.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+        yield
+
+
+def default_input_signature(model, timesteps=None, batch_size=1):
+    """`tf.TensorSpec`s of a functional model's inputs (same structure and names), with the
+    unknown batch axis set to `batch_size` and an unknown time axis (axis 1) to `timesteps`."""
+    if batch_size is not None:
+        batch_size = _checks.positive_int("batch_size", batch_size)
+    if timesteps is not None:
+        timesteps = _checks.positive_int("timesteps", timesteps)
+    # `input` keeps a functional model's input structure (dict, list); a Sequential model has only `inputs`.
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise ValueError(
+            f"`input_signature` is needed for {type(model).__name__}, which has no symbolic inputs (a subclassed "
+            f"model): e.g. input_signature=[tf.TensorSpec([1, None], tf.int32)] for token sequences."
+        ) from None
+
+    def spec(tensor):
+        shape = list(tensor.shape)
+        shape[0] = batch_size if shape[0] is None else shape[0]
+        if timesteps is not None and len(shape) > 1 and shape[1] is None:
+            shape[1] = timesteps
+        return tf.TensorSpec(shape, tensor.dtype, name=tensor.name)
+
+    return tree.map_structure(spec, inputs)
+
+
+# Layers whose ops LiteRT has no built-in kernels for (string tables, hashing).
+_NOT_CONVERTIBLE = {
+    "StringLookup": "string tables", "TextVectorization": "string ops", "Hashing": "string hashing",
+}
+
+
+def check_convertible(model):
+    """Raises a `ValueError` naming the first layer of `model` that cannot convert to built-in ops."""
+    for layer in sublayers(model):
+        what = _NOT_CONVERTIBLE.get(type(layer).__name__)
+        if what:
+            raise ValueError(
+                f"Layer {layer.name!r} ({type(layer).__name__}) needs {what}, which LiteRT's built-in ops do not "
+                f"have. Run it before the model (in the app or the tf.data pipeline) and export the model from its "
+                f"output (token ids) on."
+            )
+
+
+def _explain_converter_error(model, error):
+    # Each error names the TF op and where it was traced: "model/layer_1/Op@__inference_...".
+    ops = sorted({data.operator.name for data in error.errors if data.operator.name})
+    places = " ".join(call.name for data in error.errors for call in data.location.call)
+    layers = [layer.name for layer in sublayers(model)[1:]
+              if re.search(rf"/{re.escape(layer.name)}(_\d+)?/", places)]
+    where = f" in layer(s) {', '.join(repr(n) for n in dict.fromkeys(layers))}" if layers else ""
+    return (
+        f"`model` does not convert to LiteRT built-in ops: {', '.join(ops) or 'see the converter message below'}"
+        f"{where}. Flex (SELECT_TF_OPS) kernels would run them, but stock phone runtimes do not ship them: "
+        f"replace those layers or compute them outside the model.\nConverter message (last lines):\n"
+        + "\n".join(str(error).strip().splitlines()[-6:])
+    )
 
 
 class TFLiteModel:
@@ -85,6 +219,9 @@ class TFLiteModel:
         op_names: sorted operator names of the file (e.g. `FULLY_CONNECTED`), before delegation.
         sparse_tensors: the sparse constant tensors, `{"name", "shape", "block"}`, `block` the
             width of the dense blocks along the input axis (1: element-wise sparse).
+        has_variables: whether the file holds variable tensors (the state of LiteRT's fused
+            LSTM), which LiteRT carries from one `invoke()` to the next; each call here resets
+            them first (on Android: `Interpreter.resetVariableTensors()` before each sequence).
         default_delegates: whether the default delegate is in use.
 
     Example:
@@ -99,11 +236,18 @@ class TFLiteModel:
             source = {"model_path": os.fspath(model)}
         else:
             raise FileNotFoundError(f"`model`: no .tflite file at {os.fspath(model)!r}.")
-        # The file as written, before any delegate replaces ops with DELEGATE nodes.
-        plain = litert.Interpreter(**source, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        # LiteRT has no public op listing (its Analyzer only prints text).
-        self.op_names = sorted({op["op_name"] for op in plain._get_ops_details()})
-        self.sparse_tensors = _sparse_tensors(plain)
+        # The file as written, every subgraph (a WHILE loop's body is one), before any delegate
+        # replaces ops with DELEGATE nodes: LiteRT's interpreter lists the main subgraph only.
+        if "model_content" in source:
+            flatbuffer = flatbuffer_utils.convert_bytearray_to_object(bytearray(source["model_content"]))
+        else:
+            flatbuffer = flatbuffer_utils.read_model(source["model_path"])
+        self.op_names = sorted({_op_name(flatbuffer.operatorCodes[op.opcodeIndex])
+                                for subgraph in flatbuffer.subgraphs for op in subgraph.operators})
+        self.sparse_tensors = _sparse_tensors(flatbuffer)
+        # LiteRT's fused LSTM keeps its state in variable tensors, which carry over from one
+        # invocation to the next; a call resets them, so every call starts from the zero state.
+        self.has_variables = any(t.isVariable for subgraph in flatbuffer.subgraphs for t in subgraph.tensors)
         if default_delegates is None:
             # XNNPACK, the default delegate, is slow or even wrong on sparse tensors: use LiteRT's
             # built-in kernels for every sparse model.
@@ -124,6 +268,7 @@ class TFLiteModel:
         elif signature not in signatures:
             raise ValueError(f"`signature`={signature!r} is not in the model; it has {sorted(signatures)}.")
         self.signature = signature
+        self.interpreter.allocate_tensors()  # so that variables can be reset before the first call
         self.runner = self.interpreter.get_signature_runner(signature)
         self.input_names = sorted(self.runner.get_input_details())
 
@@ -133,6 +278,8 @@ class TFLiteModel:
 
     def __call__(self, inputs):
         self._check_inputs(inputs)
+        if self.has_variables:
+            self.interpreter.reset_all_variables()
         return self.runner(**inputs)
 
     def zero_inputs(self):
@@ -164,13 +311,23 @@ class TFLiteModel:
         return float(np.median(times))
 
 
-def _sparse_tensors(interpreter):
+_BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+
+
+def _op_name(code):
+    if code.customCode:  # e.g. FlexTensorListReserve
+        return code.customCode.decode()
+    # Codes above 127 live only in `builtinCode`; older files have them in the deprecated field.
+    return _BUILTIN_NAMES[max(code.builtinCode, code.deprecatedBuiltinCode)]
+
+
+def _sparse_tensors(flatbuffer):
     found = []
-    for detail in interpreter.get_tensor_details():
-        sparsity = detail["sparsity_parameters"]
-        if sparsity:
-            # Block dimensions follow the tensor's own in dim_metadata; none for element-wise sparsity.
-            block_dims = sparsity["dim_metadata"][len(detail["shape"]):]
-            found.append({"name": detail["name"], "shape": tuple(int(d) for d in detail["shape"]),
-                          "block": int(block_dims[0]["dense_size"]) if block_dims else 1})
+    for subgraph in flatbuffer.subgraphs:
+        for tensor in subgraph.tensors:
+            if tensor.sparsity:
+                # Block dimensions follow the tensor's own in dimMetadata; none for element-wise sparsity.
+                block_dims = tensor.sparsity.dimMetadata[len(tensor.shape):]
+                found.append({"name": tensor.name.decode(), "shape": tuple(int(d) for d in tensor.shape),
+                              "block": int(block_dims[0].denseSize) if block_dims else 1})
     return found

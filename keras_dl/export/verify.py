@@ -1,6 +1,8 @@
 """Numeric checks of an exported model against its Keras source."""
 
+import keras
 import numpy as np
+from keras import tree
 
 
 def compare_step_models(keras_step, exported_step, tokens, units):
@@ -30,3 +32,117 @@ def compare_step_models(keras_step, exported_step, tokens, units):
         worst = max(worst, float(np.max(np.abs(expected_logits - actual["logits"]))))
         agree += int(np.argmax(expected_logits) == np.argmax(actual["logits"]))
     return {"max_abs_logit_diff": worst, "argmax_agreement": agree / len(tokens)}
+
+
+def verify_tflite(model, tflite_model, lengths=(1, 7, 50), padding=None, steps=50, token_range=None, seed=0):
+    """Compares a Keras model with its `.tflite` export on random inputs: sequences of several
+    lengths (and padded batches), or a stream of steps for a step model.
+
+    A step model is one whose inputs include its own state outputs (as `streaming_model`
+    makes them): both sides start from zero states, run `steps` random steps and each
+    carries its own state, so differences that compound through the recurrence are caught.
+    Otherwise each length of `lengths` is run once (a fixed-length file runs its own length).
+
+    Args:
+        model: the Keras model that was exported.
+        tflite_model: a `.tflite` path or a `TFLiteModel`.
+        lengths: sequence lengths to try on a file that accepts any length.
+        padding: `None`, `"post"` or `"pre"`: zero-pad each batch row to a random length
+            (zeros are what `Masking` and `Embedding(mask_zero=True)` mask).
+        steps: number of steps for a step model.
+        token_range: integer inputs are drawn from `[0, token_range)`; by default the
+            vocabulary of the model's first `Embedding`, else 2.
+        seed: seed of the random inputs.
+
+    Returns:
+        `{"max_abs_diff": largest |Keras - LiteRT| over every output, "argmax_agreement":
+        fraction of positions whose argmax over the last axis of the first output agrees,
+        "lengths": the lengths (or number of steps) checked}`.
+
+    Example:
+    >>> verify_tflite(model, export_tflite(model, "m.tflite"), padding="post")
+    {'max_abs_diff': 3.0e-08, 'argmax_agreement': 1.0, 'lengths': [1, 7, 50]}
+    """
+    from keras_dl.export.recurrent import sublayers
+    from keras_dl.export.tflite import TFLiteModel
+
+    if padding not in (None, "post", "pre"):
+        raise ValueError(f"`padding` must be None, 'post' or 'pre', got {padding!r}.")
+    tflite = tflite_model if isinstance(tflite_model, TFLiteModel) else TFLiteModel(tflite_model)
+    details = tflite.runner.get_input_details()
+    if token_range is None:
+        embeddings = [layer for layer in sublayers(model) if isinstance(layer, keras.layers.Embedding)]
+        token_range = embeddings[0].input_dim if embeddings else 2
+    rng = np.random.default_rng(seed)
+
+    def random_inputs(length):
+        arrays = {}
+        for name, d in details.items():
+            shape = [int(n) for n in d["shape"]]
+            if length is not None:
+                shape[1] = length
+            if np.issubdtype(d["dtype"], np.integer):
+                # Token 0 is reserved for padding when padding is asked for.
+                arrays[name] = rng.integers(1 if padding else 0, token_range, shape).astype(d["dtype"])
+            else:
+                arrays[name] = rng.normal(size=shape).astype(d["dtype"])
+            if padding and length is not None:
+                for row, kept in enumerate(rng.integers(1, length + 1, shape[0])):
+                    arrays[name][row, kept:] = 0
+                    if padding == "pre":
+                        arrays[name][row] = np.roll(arrays[name][row], length - kept, axis=0)
+        return arrays
+
+    state_names = [name for name in details if name in tflite.runner.get_output_details()]
+    worst, agree, count, diffs = 0.0, 0, 0, []
+    if state_names:
+        inputs = random_inputs(None)
+        keras_states = {name: np.zeros_like(inputs[name]) for name in state_names}
+        tflite_states = dict(keras_states)
+        checked = [steps]
+        runs = range(steps)
+    else:
+        dynamic = any(int(n) == -1 for d in details.values() for n in d["shape_signature"][1:2])
+        checked = list(lengths) if dynamic else [int(next(iter(details.values()))["shape"][1])]
+        runs = checked
+    for run in runs:
+        if state_names:
+            inputs = {**random_inputs(None), **keras_states}
+            expected = model(inputs)
+            actual = tflite({**inputs, **tflite_states})
+            keras_states = {name: np.asarray(expected[name]) for name in state_names}
+            tflite_states = {name: actual[name] for name in state_names}
+        else:
+            inputs = random_inputs(run)
+            expected = model(_keras_structure(model, inputs))
+            actual = tflite(inputs)
+        pairs = _output_pairs(expected, actual, state_names)
+        # np.max, not max(): a NaN must come through, not lose every comparison.
+        worst = float(np.max([worst] + [np.max(np.abs(e - a)) for e, a in pairs]))
+        first_expected, first_actual = pairs[0]
+        agree += int(np.sum(np.argmax(first_expected, -1) == np.argmax(first_actual, -1)))
+        count += int(np.prod(first_expected.shape[:-1]))
+    return {"max_abs_diff": worst, "argmax_agreement": agree / max(count, 1), "lengths": checked}
+
+
+def _keras_structure(model, arrays):
+    """The arrays (keyed by input name) in the structure the Keras model's call takes."""
+    inputs = getattr(model, "inputs", None)
+    if not inputs or len(inputs) == len(arrays) == 1:
+        (array,) = arrays.values()
+        return array
+    if sorted(t.name for t in inputs) != sorted(arrays):
+        raise ValueError(f"`tflite_model` takes the inputs {sorted(arrays)}, `model` {sorted(t.name for t in inputs)}: "
+                         f"was the file exported from this model?")
+    structure = inputs[0] if isinstance(model, keras.Sequential) else model.input
+    return tree.map_structure(lambda t: arrays[t.name], structure)
+
+
+def _output_pairs(expected, actual, state_names):
+    """(Keras, LiteRT) arrays of every non-state output, matched by name (dicts) or by order."""
+    if isinstance(expected, dict):
+        names = [name for name in expected if name not in state_names]
+        return [(np.asarray(expected[name]), actual[name]) for name in names]
+    # Keras' LiteRT export names unnamed outputs output_0, output_1, ... in flattened order.
+    ordered = sorted(actual, key=lambda name: int(name.rsplit("_", 1)[-1]))
+    return [(np.asarray(e), actual[name]) for e, name in zip(tree.flatten(expected), ordered)]

@@ -148,20 +148,19 @@ class _FastRNN(keras.layers.Layer):
             )
         # The cell owns the weights (Keras' layout); the fast path reads them directly.
         self.cell.build((input_shape[0], input_shape[-1]))
-        self.fallback = keras.layers.RNN(self.cell, return_sequences=True, return_state=True)
+        self.fallback = keras.layers.RNN(self.cell, return_sequences=self.return_sequences,
+                                         return_state=self.return_state, name=f"{self.name}_steps")
 
     def call(self, inputs, mask=None, initial_state=None, training=None):
-        batch = tf.shape(inputs)[0]
-        states = initial_state or [tf.zeros([batch, size], self.compute_dtype) for size in state_sizes(self.cell)]
-        if training and mask is None:
-            xw = tf.transpose(tf.matmul(inputs, self.cell.kernel) + self.input_bias(), [1, 0, 2])
-            hs, *final = self.run(xw, states)
-            outputs = tf.transpose(hs, [1, 0, 2])
-        else:
+        if not training or mask is not None:
             # Inference and masked inputs: Keras' step loop over the same cell (autodiff-exact).
             # Its forward pass is faster than the training path's, which keeps every gate.
-            outputs, *final = self.fallback(inputs, mask=mask, initial_state=list(states), training=training)
-        result = outputs if self.return_sequences else final[0]  # final[0] is h at the last (unmasked) step.
+            return self.fallback(inputs, mask=mask, initial_state=initial_state, training=training)
+        batch = tf.shape(inputs)[0]
+        states = initial_state or [tf.zeros([batch, size], self.compute_dtype) for size in state_sizes(self.cell)]
+        xw = tf.transpose(tf.matmul(inputs, self.cell.kernel) + self.input_bias(), [1, 0, 2])
+        hs, *final = self.run(xw, states)
+        result = tf.transpose(hs, [1, 0, 2]) if self.return_sequences else final[0]
         return [result, *final] if self.return_state else result
 
     def compute_mask(self, inputs, mask=None):

@@ -93,3 +93,5 @@ def test_bad_variants_are_named(tmp_path):
         export_tflite(model, str(tmp_path / "m.tflite"), quantization="int8")
     with pytest.raises(ValueError, match="`representative_dataset`"):
         export_tflite(model, str(tmp_path / "m.tflite"), representative_dataset=representative)
+    with pytest.raises(ValueError, match="quantization='float16' with sparse=True gives NaN"):
+        export_tflite(model, str(tmp_path / "m.tflite"), quantization="float16", sparse=True)
