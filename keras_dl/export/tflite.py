@@ -293,22 +293,36 @@ class TFLiteModel:
         This is the model's own compute, what LiteRT's `benchmark_model` times on a device;
         a call through the Python signature runner adds about 9 us of binding overhead on
         this project's machine, the same for every model. A second interpreter with the same
-        options is timed, so this object's runner is left untouched.
+        options is timed, so this object's runner is left untouched. Inputs of another shape
+        than the file's (a sequence length for a variable-length file) are resized to.
         """
         self._check_inputs(inputs)
         timer = litert.Interpreter(**self._interpreter_args)
-        timer.allocate_tensors()
-        details = timer.get_signature_runner(self.signature).get_input_details()
-        for name, value in inputs.items():
-            timer.set_tensor(details[name]["index"], np.asarray(value, details[name]["dtype"]))
-        for _ in range(warmup):
-            timer.invoke()
-        times = np.empty(runs)
-        for i in range(runs):
-            start = time.perf_counter()
-            timer.invoke()
-            times[i] = time.perf_counter() - start
-        return float(np.median(times))
+        return median_invoke_seconds(timer, inputs, runs, warmup, self.signature)
+
+
+def median_invoke_seconds(interpreter, inputs, runs=1000, warmup=50, signature=None):
+    """Median wall time in seconds of `interpreter.invoke()` with `inputs` (name -> array) set.
+
+    Works for LiteRT's and TensorFlow's `tf.lite.Interpreter` alike; inputs are matched by
+    name through `signature` (the only one by default) and resized to where needed.
+    """
+    signatures = interpreter.get_signature_list()
+    details = interpreter.get_signature_runner(signature or next(iter(signatures))).get_input_details()
+    for name, value in inputs.items():
+        if tuple(details[name]["shape"]) != np.shape(value):
+            interpreter.resize_tensor_input(details[name]["index"], np.shape(value))
+    interpreter.allocate_tensors()
+    for name, value in inputs.items():
+        interpreter.set_tensor(details[name]["index"], np.asarray(value, details[name]["dtype"]))
+    for _ in range(warmup):
+        interpreter.invoke()
+    times = np.empty(runs)
+    for i in range(runs):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times[i] = time.perf_counter() - start
+    return float(np.median(times))
 
 
 _BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
