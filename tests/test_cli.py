@@ -60,6 +60,22 @@ def test_export_and_bench_commands_on_a_trained_model(demo_dir):
     assert timing["threads"] == 1 and timing["step_latency_ms"] > 0
 
 
+def test_export_any_keras_file_to_tflite_and_its_step_model(tmp_path):
+    import keras
+
+    inputs = keras.Input((None, 3), name="features")
+    hidden = keras.layers.LSTM(8, return_sequences=True, name="lstm")(keras.layers.Masking()(inputs))
+    keras.Model(inputs, keras.layers.Dense(2)(hidden)).save(tmp_path / "tagger.keras")
+    fixed = json.loads(keras_dl("export", str(tmp_path / "tagger.keras"), "--format", "tflite", "--timesteps", "6").stdout)
+    assert fixed["path"] == str(tmp_path / "tagger.tflite") and fixed["lengths"] == [6]
+    assert fixed["recurrent_layers"] == [{"layer": "lstm", "form": "unrolled", "not_fused_because":
+                                          "it receives a mask (LiteRT's fused LSTM has no mask input)"}]
+    assert fixed["max_abs_diff"] < 1e-4 and fixed["argmax_agreement"] == 1.0
+    step = json.loads(keras_dl("export", str(tmp_path / "tagger.keras"), "--format", "tflite", "--streaming",
+                               "--quantization", "dynamic_int8").stdout)
+    assert step["path"] == str(tmp_path / "tagger_step.tflite") and step["max_abs_diff"] < 0.05
+
+
 @pytest.mark.parametrize("command", ["demo", "train", "export", "bench"])
 def test_every_command_explains_itself(command):
     result = keras_dl(command, "--help")

@@ -143,7 +143,7 @@ def lstm_fusion_blocker(layer, sequences, mask, initial_state):
     return None
 
 
-def _fused_lstm_function(go_backwards, unroll):
+def _fused_lstm_function(go_backwards):
     # The converter recognises this function by its `api_implements` prefix "lstm_" and its
     # signature (tf_keras' `standard_lstm`): six tensor arguments, five results of which only
     # the first two may be used, `time_major` and `go_backwards` attributes. It replaces the
@@ -159,7 +159,8 @@ def _fused_lstm_function(go_backwards, unroll):
             h = tf.sigmoid(o) * tf.tanh(c)
             return h, [h, c]
 
-        last, outputs, (h, c) = run_loop(step, inputs, [init_h, init_c], go_backwards=go_backwards, unroll=unroll)
+        # Fusion needs a static length, so the body (what Keras runs) can always unroll.
+        last, outputs, (h, c) = run_loop(step, inputs, [init_h, init_c], go_backwards=go_backwards)
         return last, outputs, h, c, tf.constant(0.0)
 
     return lstm
@@ -167,7 +168,7 @@ def _fused_lstm_function(go_backwards, unroll):
 
 def _tflite_inner_loop(layer, unroll, fused_lstm, report):
     """A replacement for `layer.inner_loop` (Keras' `RNN.inner_loop` signature) that converts to built-ins."""
-    fused_functions = {}
+    fused = []  # the layer's fused-LSTM function, made on first use
 
     def inner_loop(sequences, initial_state, mask, training=False):
         if tree.is_nested(mask):
@@ -181,12 +182,12 @@ def _tflite_inner_loop(layer, unroll, fused_lstm, report):
             why = "not asked for (`fused_lstm=False`; by default with `sparse=True`)"
         if why is None:
             cell = layer.cell
-            if loop_unrolled not in fused_functions:
-                fused_functions[loop_unrolled] = _fused_lstm_function(layer.go_backwards, loop_unrolled)
+            if not fused:
+                fused.append(_fused_lstm_function(layer.go_backwards))
             weights = [tf.convert_to_tensor(w) for w in (cell.kernel, cell.recurrent_kernel)]
             bias = tf.convert_to_tensor(cell.bias) if cell.use_bias else tf.zeros([4 * cell.units], sequences.dtype)
             # Tensors, not variables: the converter's fusion expects read values as arguments.
-            last, outputs, h, c, _ = fused_functions[loop_unrolled](sequences, *initial_state, *weights, bias)
+            last, outputs, h, c, _ = fused[0](sequences, *initial_state, *weights, bias)
             report.setdefault(layer.name, {"layer": layer.name, "form": FUSED_LSTM, "not_fused_because": None})
             return last, outputs, [h, c]
         # The first trace is the exported signature's; later ones (Keras' SavedModel writer) are not reported.
