@@ -107,6 +107,10 @@ def cmd_export(args):
 
     if args.timesteps is not None:
         _checks.positive_int("--timesteps", args.timesteps)
+        if args.streaming:
+            raise ValueError("`--timesteps` does not apply to `--streaming`: a step model takes one step.")
+    if args.out and args.format == "tflite" and not args.out.endswith(".tflite"):
+        raise ValueError(f"`--out` must end with '.tflite' for --format tflite, got {args.out!r}.")
     model = _load_model(args.path)
     options = {"quantization": args.quantization, "sparse": args.sparse}
     if hasattr(model, "step_model"):

@@ -88,6 +88,8 @@ def test_every_command_explains_itself(command):
         (["train", "no_such_recipe"], "recipe 'no_such_recipe' is unknown; expected one of char_rnn, long_term"),
         (["export", "/no/such/dir", "--format", "tflite"], "`PATH`: no file or directory"),
         (["export", ".", "--format", "tflite", "--timesteps", "0"], "`--timesteps`"),
+        (["export", ".", "--format", "tflite", "--timesteps", "5", "--streaming"], "`--timesteps` does not apply"),
+        (["export", ".", "--format", "tflite", "--out", "m.tfl"], "`--out` must end with '.tflite'"),
         (["bench", "/no/such/dir"], "`DIR`: no step.tflite"),
         (["bench", ".", "--runs", "0"], "`--runs`"),
         (["train", "char_rnn", "--out", "/tmp/unused", "--hidden", "-1"], "`--hidden`"),

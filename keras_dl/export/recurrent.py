@@ -11,6 +11,7 @@ and it keeps Keras' exact semantics for masks, `go_backwards` and `zero_output_f
 """
 
 import contextlib
+import inspect
 import uuid
 
 import keras
@@ -34,6 +35,14 @@ def sublayers(model):
 def recurrent_layers(model):
     """Every `keras.layers.RNN` inside `model`, at any depth (Bidirectional's halves included)."""
     return [layer for layer in sublayers(model) if isinstance(layer, keras.layers.RNN)]
+
+
+def owner_name(model, rnn):
+    """The name users know `rnn` by: keras_dl's `LSTM`/`GRU` run their steps in an inner `RNN`."""
+    for layer in sublayers(model):
+        if getattr(layer, "fallback", None) is rnn:
+            return layer.name
+    return rnn.name
 
 
 def run_loop(step, sequences, initial_state, mask=None, go_backwards=False, zero_output_for_mask=False,
@@ -103,6 +112,8 @@ def run_loop(step, sequences, initial_state, mask=None, go_backwards=False, zero
         output = carry[1]
         flat_states = carry[2 : 2 + len(flat_states)]
         stacked = carry[-1].stack() if return_sequences else output[None]
+        if return_sequences:
+            stacked.set_shape(xs.shape[:1] + stacked.shape[1:])  # a static length stays static for the next layer
     outputs = tf.transpose(stacked, [1, 0, *range(2, len(stacked.shape))])
     return output, outputs, tree.pack_sequence_as(initial_state, list(flat_states))
 
@@ -166,7 +177,7 @@ def _fused_lstm_function(go_backwards):
     return lstm
 
 
-def _tflite_inner_loop(layer, unroll, fused_lstm, report):
+def _tflite_inner_loop(layer, name, unroll, fused_lstm, report):
     """A replacement for `layer.inner_loop` (Keras' `RNN.inner_loop` signature) that converts to built-ins."""
     fused = []  # the layer's fused-LSTM function, made on first use
 
@@ -188,11 +199,11 @@ def _tflite_inner_loop(layer, unroll, fused_lstm, report):
             bias = tf.convert_to_tensor(cell.bias) if cell.use_bias else tf.zeros([4 * cell.units], sequences.dtype)
             # Tensors, not variables: the converter's fusion expects read values as arguments.
             last, outputs, h, c, _ = fused[0](sequences, *initial_state, *weights, bias)
-            report.setdefault(layer.name, {"layer": layer.name, "form": FUSED_LSTM, "not_fused_because": None})
+            report.setdefault(name, {"layer": name, "form": FUSED_LSTM, "not_fused_because": None})
             return last, outputs, [h, c]
         # The first trace is the exported signature's; later ones (Keras' SavedModel writer) are not reported.
-        report.setdefault(layer.name, {"layer": layer.name, "form": "unrolled" if loop_unrolled else "WHILE",
-                                       "not_fused_because": None if why == "not an LSTM" else why})
+        report.setdefault(name, {"layer": name, "form": "unrolled" if loop_unrolled else "WHILE",
+                                 "not_fused_because": None if why == "not an LSTM" else why})
 
         def step(x, states):
             output, new_states = layer.cell(x, states, training=False)
@@ -223,7 +234,8 @@ def patched(layers, name, make):
 
 @contextlib.contextmanager
 def tflite_recurrence(model, unroll=None, fused_lstm=True):
-    """Within the block, every recurrent layer of `model` runs a loop LiteRT converts with built-in ops.
+    """Within the block, every recurrent layer of `model` runs a loop LiteRT converts with built-in ops
+    (and every `TimeDistributed` of unknown length folds time into the batch).
 
     Trace or export the model inside the block (`export_tflite` does). Outputs equal
     Keras' own loop's in Keras too, so the block may also wrap a numeric check.
@@ -255,8 +267,36 @@ def tflite_recurrence(model, unroll=None, fused_lstm=True):
                              f"TFLite file cannot update. Export a copy built with `stateful=False`, or a "
                              f"`streaming_model`, whose state is an explicit input and output.")
     report = {}
-    with patched(layers, "inner_loop", lambda layer: _tflite_inner_loop(layer, unroll, fused_lstm, report)):
+    distributed = [layer for layer in sublayers(model) if isinstance(layer, keras.layers.TimeDistributed)]
+    with patched(layers, "inner_loop",
+                 lambda layer: _tflite_inner_loop(layer, owner_name(model, layer), unroll, fused_lstm, report)), \
+            patched(distributed, "call", _folded_time_distributed):
         yield report
+
+
+def _folded_time_distributed(wrapper):
+    """`TimeDistributed.call` that folds time into the batch where the length is unknown.
+
+    Keras maps the inner layer over an unknown number of steps with `vectorized_map`, which
+    converts to a file that returns one step whatever the length; a reshape does the same
+    work with built-in ops.
+    """
+    original = type(wrapper).call
+    takes_mask = "mask" in inspect.signature(wrapper.layer.call).parameters
+    takes_training = "training" in inspect.signature(wrapper.layer.call).parameters
+
+    def call(inputs, training=None, mask=None):
+        if inputs.shape[1] is not None:
+            return original(wrapper, inputs, training=training, mask=mask)
+        kwargs = {"training": training} if takes_training else {}
+        if takes_mask and mask is not None:
+            kwargs["mask"] = tf.reshape(mask, [-1])
+        outputs = wrapper.layer.call(tf.reshape(inputs, tf.concat([[-1], tf.shape(inputs)[2:]], 0)), **kwargs)
+        folded = tf.reshape(outputs, tf.concat([tf.shape(inputs)[:2], tf.shape(outputs)[1:]], 0))
+        folded.set_shape(inputs.shape[:2] + outputs.shape[1:])
+        return folded
+
+    return call
 
 
 def recurrent_step_model(cell, input_dim, batch_size=1):

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import tree
 
+from keras_dl.export.recurrent import owner_name
 from keras_dl.export.recurrent import patched
 from keras_dl.export.recurrent import recurrent_layers
 from keras_dl.export.recurrent import run_loop
@@ -83,8 +84,11 @@ class StreamingStep(keras.layers.Layer):
         given, final = {}, {}
         flat_states = list(states)
         for layer in layers:
-            count = len(layer.get_initial_state(1))
-            given[id(layer)], flat_states = flat_states[:count], flat_states[count:]
+            # Nested for stacked cells ([[h, c], [h]]): the inputs are flat, the layer takes the structure.
+            structure = layer.get_initial_state(1)
+            count = len(tree.flatten(structure))
+            given[id(layer)] = tree.pack_sequence_as(structure, flat_states[:count])
+            flat_states = flat_states[count:]
 
         def call_from_given_state(layer):
             original = type(layer).call
@@ -179,7 +183,7 @@ def streaming_model(model, batch_size=1, step_inputs=None, per_step_layers=()):
     layers = recurrent_layers(model)
     states = {}
     for layer in layers:
-        owner = _owner_name(model, layer)
+        owner = owner_name(model, layer)
         for i, state in enumerate(tree.flatten(layer.get_initial_state(1))):
             name = f"{owner}_state_{i}"
             states[name] = keras.Input(tuple(state.shape[1:]), batch_size=batch_size, dtype=state.dtype, name=name)
@@ -196,14 +200,6 @@ def streaming_model(model, batch_size=1, step_inputs=None, per_step_layers=()):
     inputs = dict(sorted({**named_inputs, **states}.items()))
     return keras.Model(inputs, {**named_outputs, **dict(zip(states, new_states))},
                        name=f"{model.name}_step")
-
-
-def _owner_name(model, rnn):
-    # keras_dl's LSTM/GRU run their steps in an inner RNN: name the state after the outer layer.
-    for layer in sublayers(model):
-        if getattr(layer, "fallback", None) is rnn:
-            return layer.name
-    return rnn.name
 
 
 def _has_time_axis(model, step_inputs):

@@ -48,7 +48,9 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
         sparse: store pruned weights as sparse tensors (`EXPERIMENTAL_SPARSITY`); block
             sparsity in LiteRT's shapes ((4, 1) float, (16, 1) int8 in Keras axes) is kept
             as blocks, anything else becomes element-wise sparse plus a slow DENSIFY op.
-        representative_dataset: callable yielding lists of input arrays, for `"int8"`.
+        representative_dataset: callable yielding, for `"int8"`, dicts input name -> array, or
+            lists of arrays in the order of the file's inputs (sorted by name for a model
+            with dict inputs, such as a step model).
         timesteps: fixed sequence length for inputs whose time axis is unknown; `None`
             keeps it unknown: the file then accepts any length (resize the input).
         batch_size: the batch size of inputs whose batch axis is unknown (`None` keeps it
@@ -159,7 +161,9 @@ def default_input_signature(model, timesteps=None, batch_size=1):
     def spec(tensor):
         shape = list(tensor.shape)
         shape[0] = batch_size if shape[0] is None else shape[0]
-        if timesteps is not None and len(shape) > 1 and shape[1] is None:
+        if timesteps is not None and len(shape) > 1:
+            if shape[1] not in (None, timesteps):
+                raise ValueError(f"`timesteps`={timesteps}, but input {tensor.name!r} has the fixed length {shape[1]}.")
             shape[1] = timesteps
         return tf.TensorSpec(shape, tensor.dtype, name=tensor.name)
 
@@ -191,6 +195,9 @@ def _explain_converter_error(model, error):
     layers = [layer.name for layer in sublayers(model)[1:]
               if re.search(rf"/{re.escape(layer.name)}(_\d+)?/", places)]
     where = f" in layer(s) {', '.join(repr(n) for n in dict.fromkeys(layers))}" if layers else ""
+    if any(op.startswith("tf.TensorList") for op in ops):
+        # keras_dl's loops have static element shapes unless the batch size is unknown.
+        where += " (a loop over an unknown batch size: pass `batch_size`)"
     return (
         f"`model` does not convert to LiteRT built-in ops: {', '.join(ops) or 'see the converter message below'}"
         f"{where}. Flex (SELECT_TF_OPS) kernels would run them, but stock phone runtimes do not ship them: "
@@ -239,9 +246,13 @@ class TFLiteModel:
         # The file as written, every subgraph (a WHILE loop's body is one), before any delegate
         # replaces ops with DELEGATE nodes: LiteRT's interpreter lists the main subgraph only.
         if "model_content" in source:
-            flatbuffer = flatbuffer_utils.convert_bytearray_to_object(bytearray(source["model_content"]))
+            content = source["model_content"]
         else:
-            flatbuffer = flatbuffer_utils.read_model(source["model_path"])
+            with open(source["model_path"], "rb") as f:
+                content = f.read()
+        if content[4:8] != b"TFL3":  # the flatbuffer file identifier of every .tflite file
+            raise ValueError(f"`model` is not a TFLite file (no 'TFL3' identifier): {os.fspath(model)[:200]!r}.")
+        flatbuffer = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
         self.op_names = sorted({_op_name(flatbuffer.operatorCodes[op.opcodeIndex])
                                 for subgraph in flatbuffer.subgraphs for op in subgraph.operators})
         self.sparse_tensors = _sparse_tensors(flatbuffer)
@@ -273,8 +284,16 @@ class TFLiteModel:
         self.input_names = sorted(self.runner.get_input_details())
 
     def _check_inputs(self, inputs):
+        if not isinstance(inputs, dict):
+            raise TypeError(f"`inputs` must be a dict input name -> array with the keys {self.input_names}, "
+                            f"got {type(inputs).__name__}.")
         if sorted(inputs) != self.input_names:
             raise ValueError(f"`inputs` must have the keys {self.input_names}, got {sorted(inputs)}.")
+        for name, detail in self.runner.get_input_details().items():
+            expected, shape = detail["shape_signature"], np.shape(inputs[name])
+            if len(shape) != len(expected) or any(e not in (-1, s) for e, s in zip(expected, shape)):
+                raise ValueError(f"`inputs[{name!r}]` must have shape {[int(e) if e != -1 else None for e in expected]} "
+                                 f"(None: any), got {list(shape)}.")
 
     def __call__(self, inputs):
         self._check_inputs(inputs)

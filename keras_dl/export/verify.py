@@ -117,6 +117,9 @@ def verify_tflite(model, tflite_model, lengths=(1, 7, 50), padding=None, steps=5
             expected = model(_keras_structure(model, inputs))
             actual = tflite(inputs)
         pairs = _output_pairs(expected, actual, state_names)
+        for e, a in pairs:
+            if e.shape != a.shape:  # broadcasting would hide a file that returns the wrong length
+                raise ValueError(f"LiteRT returned an output of shape {a.shape} where Keras returns {e.shape}.")
         # np.max, not max(): a NaN must come through, not lose every comparison.
         worst = float(np.max([worst] + [np.max(np.abs(e - a)) for e, a in pairs]))
         first_expected, first_actual = pairs[0]

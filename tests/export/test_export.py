@@ -55,6 +55,13 @@ def test_tflite_runner_rejects_bad_input(tflite_path, tmp_path):
     tflite = export.TFLiteModel(tflite_path)
     with pytest.raises(ValueError, match="`inputs` must have the keys"):
         tflite({"token": np.zeros(1, np.int32)})
+    with pytest.raises(TypeError, match="`inputs` must be a dict"):
+        tflite([np.zeros(1, np.int32), np.zeros((1, UNITS), np.float32)])
+    with pytest.raises(ValueError, match=r"`inputs\['state'\]` must have shape \[1, 32\]"):
+        tflite({"token": np.zeros(1, np.int32), "state": np.zeros((2, UNITS), np.float32)})
+    (tmp_path / "notes.tflite").write_text("not a model")
+    with pytest.raises(ValueError, match="`model` is not a TFLite file"):
+        export.TFLiteModel(str(tmp_path / "notes.tflite"))
     with pytest.raises(ValueError, match="`signature`"):
         export.TFLiteModel(tflite_path, signature="nope")
     with pytest.raises(FileNotFoundError, match="`model`"):

@@ -156,6 +156,26 @@ def test_recurrent_layers_stacked_with_states_and_fixed_length(layer, tmp_path):
         assert check["max_abs_diff"] < 1e-4
 
 
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_time_distributed_head_at_any_length(batch_size, tmp_path):
+    # Keras maps TimeDistributed over an unknown length with vectorized_map, which converts to a file
+    # that returns one step whatever the length; the export folds time into the batch instead.
+    inputs = keras.Input((None, D), name="x")
+    x = keras.layers.GRU(H, return_sequences=True)(inputs)
+    model = randomise(keras.Model(inputs, keras.layers.TimeDistributed(keras.layers.Dense(3))(x)))
+    path = export.export_tflite(model, str(tmp_path / "m.tflite"), batch_size=batch_size)
+    assert export.verify_tflite(model, path, lengths=(1, 7, 50))["max_abs_diff"] < 1e-4
+
+
+def test_verification_refuses_outputs_of_another_shape(tmp_path):
+    inputs = keras.Input((None, D), name="x")
+    tagger = keras.Model(inputs, keras.layers.GRU(H, return_sequences=True)(inputs))
+    classifier = keras.Model(inputs, keras.layers.GRU(H)(inputs))
+    path = export.export_tflite(classifier, str(tmp_path / "classifier.tflite"))
+    with pytest.raises(ValueError, match=r"LiteRT returned an output of shape \(1, 8\) where Keras returns \(1, 1, 8\)"):
+        export.verify_tflite(tagger, path, lengths=(1,))
+
+
 def masked_bidirectional_model(padding_free_twin=False):
     inputs = keras.Input((None, D))
     x = inputs if padding_free_twin else keras.layers.Masking()(inputs)
@@ -190,7 +210,7 @@ def test_lstm_becomes_the_fused_op_where_it_can_and_says_why_where_not(tmp_path)
     path = export.export_tflite(model, str(tmp_path / "m.tflite"), timesteps=20, report=report)
     forms = {name: row["form"] for name, row in report.items()}
     assert forms == {"forward_both": "UNIDIRECTIONAL_SEQUENCE_LSTM", "backward_both": "UNIDIRECTIONAL_SEQUENCE_LSTM",
-                     "ours_steps": "UNIDIRECTIONAL_SEQUENCE_LSTM", "with_state": "unrolled", "hard": "unrolled"}
+                     "ours": "UNIDIRECTIONAL_SEQUENCE_LSTM", "with_state": "unrolled", "hard": "unrolled"}
     assert "return_state" in report["with_state"]["not_fused_because"]
     assert "hard_sigmoid" in report["hard"]["not_fused_because"]
     tflite = export.TFLiteModel(path)
@@ -283,6 +303,23 @@ def test_streaming_model_of_keras_dl_layers_with_masks_and_its_keras_round_trip(
     assert export.verify_tflite(step, path, steps=40)["max_abs_diff"] < 1e-4
 
 
+def test_streaming_model_of_stacked_cells_with_nested_states(tmp_path):
+    inputs = keras.Input((None, D), name="x")
+    cells = keras.layers.StackedRNNCells([keras.layers.GRUCell(H), keras.layers.LSTMCell(5)])
+    model = randomise(keras.Model(inputs, keras.layers.RNN(cells, return_sequences=True, name="stack")(inputs)))
+    step = export.streaming_model(model)
+    assert sorted(step.input) == ["stack_state_0", "stack_state_1", "stack_state_2", "x"]
+    assert export.verify_tflite(step, export.export_tflite(step, str(tmp_path / "step.tflite")))["max_abs_diff"] < 1e-4
+    sequence = np.random.default_rng(4).normal(size=(1, 9, D)).astype(np.float32)
+    expected = np.asarray(model(sequence))
+    feeds = {name: np.zeros(t.shape, t.dtype) for name, t in step.input.items()}
+    for t in range(sequence.shape[1]):
+        feeds["x"] = sequence[:, t]
+        result = step(feeds)
+        feeds.update({k: np.asarray(v) for k, v in result.items() if k != "outputs"})
+        np.testing.assert_allclose(np.asarray(result["outputs"]), expected[:, t], atol=1e-5)
+
+
 def test_streaming_model_of_a_subclassed_model():
     from keras_dl.models import RNNLanguageModel
 
@@ -339,6 +376,9 @@ def test_layers_without_built_in_ops_raise_a_named_error_and_write_nothing(tmp_p
     solve = keras.layers.Lambda(lambda m: tf.linalg.solve(m, tf.ones([1, 4, 1])), name="solver")(inputs)
     with pytest.raises(ValueError, match="tf.MatrixSolve.*'solver'"):
         export.export_tflite(keras.Model(inputs, solve), str(path))
+    with pytest.raises(ValueError, match="`timesteps`=10, but input 'fixed' has the fixed length 5"):
+        export.export_tflite(keras.Sequential([keras.Input((5, D), name="fixed"), keras.layers.GRU(4)]), str(path),
+                             timesteps=10)
     with pytest.raises(ValueError, match="`unroll=True` needs a static sequence length"):
         export.export_tflite(stacked_model(ALL_CELLS["elman"]), str(path), unroll=True)
     with pytest.raises(ValueError, match="quantization='int8' needs recurrent loops of static length"):
