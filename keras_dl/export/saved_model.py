@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_dl.export.atomic import atomic_path
+from keras_dl.export.tflite import no_structure_warning
 
 
 def export_saved_model(path, endpoints):
@@ -35,6 +36,6 @@ def export_saved_model(path, endpoints):
             input_signature = [{t.name: tf.TensorSpec(t.shape, t.dtype, name=t.name) for t in model.inputs}]
         archive.track(model)
         archive.add_endpoint(name, model.__call__, input_signature=input_signature)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, no_structure_warning():
         archive.write_out(tmp, verbose=False)
     return path

@@ -110,7 +110,7 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
     if quantization == "float16":
         target_spec.setdefault("supported_types", [tf.float16])
     target_spec.setdefault("supported_ops", [tf.lite.OpsSet.TFLITE_BUILTINS])
-    with atomic_path(path) as tmp, tflite_recurrence(model, unroll, fused_lstm) as forms, _no_structure_warning():
+    with atomic_path(path) as tmp, tflite_recurrence(model, unroll, fused_lstm) as forms, no_structure_warning():
         try:
             model.export(
                 tmp, format="litert", verbose=False, input_signature=input_signature,
@@ -129,15 +129,18 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
 
 def _loop_forms(model, input_signature, unroll, fused_lstm):
     """The form each recurrent layer takes for this signature, by tracing the model once."""
-    with tflite_recurrence(model, unroll, fused_lstm) as report, _no_structure_warning():
+    with tflite_recurrence(model, unroll, fused_lstm) as report, no_structure_warning():
         tf.function(lambda *args: model(*args, training=False)).get_concrete_function(*input_signature)
     return {row["form"] for row in report.values()}
 
 
 @contextlib.contextmanager
-def _no_structure_warning():
-    # Keras warns when a traced functional model gets its single input inside a list, as its
-    # SavedModel writer passes it; the exported signature keeps the model's input structure.
+def no_structure_warning():
+    """Silences Keras' warning about a traced functional model getting its input inside a list.
+
+    Keras' SavedModel writer passes inputs that way when it traces the layers; the exported
+    signature keeps the model's own input structure.
+    """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
         yield
