@@ -118,6 +118,15 @@ def run_loop(step, sequences, initial_state, mask=None, go_backwards=False, zero
     return output, outputs, tree.pack_sequence_as(initial_state, list(flat_states))
 
 
+def cell_step(layer):
+    """`(x_t, states) -> (output_t, new_states)` of a recurrent layer's cell at inference, as `run_loop` takes it."""
+    def step(x, states):
+        output, new_states = layer.cell(x, states, training=False)
+        return output, new_states if tree.is_nested(new_states) else [new_states]
+
+    return step
+
+
 def _expand_like(mask_t, tensor):
     return tf.reshape(mask_t, [-1] + [1] * (len(tensor.shape) - 1))
 
@@ -205,11 +214,7 @@ def _tflite_inner_loop(layer, name, unroll, fused_lstm, report):
         report.setdefault(name, {"layer": name, "form": "unrolled" if loop_unrolled else "WHILE",
                                  "not_fused_because": None if why == "not an LSTM" else why})
 
-        def step(x, states):
-            output, new_states = layer.cell(x, states, training=False)
-            return output, new_states if tree.is_nested(new_states) else [new_states]
-
-        return run_loop(step, sequences, initial_state, mask, go_backwards=layer.go_backwards,
+        return run_loop(cell_step(layer), sequences, initial_state, mask, go_backwards=layer.go_backwards,
                         zero_output_for_mask=layer.zero_output_for_mask,
                         return_sequences=layer.return_sequences, unroll=loop_unrolled)
 

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import tree
 
+from keras_dl.export.recurrent import cell_step
 from keras_dl.export.recurrent import owner_name
 from keras_dl.export.recurrent import patched
 from keras_dl.export.recurrent import recurrent_layers
@@ -106,12 +107,7 @@ class StreamingStep(keras.layers.Layer):
             def inner_loop(sequences, initial_state, mask, training=False):
                 if tree.is_nested(mask):
                     mask = mask[0]
-
-                def step(x, states):
-                    output, new_states = layer.cell(x, states, training=False)
-                    return output, new_states if tree.is_nested(new_states) else [new_states]
-
-                last, outputs, new_states = run_loop(step, sequences, initial_state, mask,
+                last, outputs, new_states = run_loop(cell_step(layer), sequences, initial_state, mask,
                                                      zero_output_for_mask=layer.zero_output_for_mask,
                                                      return_sequences=layer.return_sequences)
                 final[id(layer)] = new_states
