@@ -58,9 +58,11 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
         unroll: `None` unrolls recurrent loops of static length and uses `WHILE` otherwise;
             `True`/`False` force one form.
         fused_lstm: turn LSTM layers into LiteRT's `UNIDIRECTIONAL_SEQUENCE_LSTM` where the
-            configuration allows it (no mask, no `return_state`, tanh/sigmoid, static batch);
-            by default unless `sparse` (the fused kernel has no sparse weights, while the
-            loop's FULLY_CONNECTED ops keep their blocks).
+            layer allows it (static length and batch, no mask, no `return_state`, no initial
+            state given, tanh/sigmoid; `report` says why not); by default unless `sparse` (the
+            fused kernel has no sparse weights, while the loop's FULLY_CONNECTED ops keep
+            their blocks). The fused op keeps its state between `invoke()`s: reset it
+            (`TFLiteModel` does) before each sequence.
         report: a dict to fill with the form each recurrent layer took: layer name ->
             `{"layer", "form", "not_fused_because"}`, `form` one of `"UNIDIRECTIONAL_SEQUENCE_LSTM"`,
             `"unrolled"`, `"WHILE"`.
@@ -153,13 +155,12 @@ def default_input_signature(model, timesteps=None, batch_size=1):
         batch_size = _checks.positive_int("batch_size", batch_size)
     if timesteps is not None:
         timesteps = _checks.positive_int("timesteps", timesteps)
-    # `input` keeps a functional model's input structure (dict, list); a Sequential model has only `inputs`.
     inputs = getattr(model, "inputs", None)
     if not inputs:
         raise ValueError(
             f"`input_signature` is needed for {type(model).__name__}, which has no symbolic inputs (a subclassed "
             f"model): e.g. input_signature=[tf.TensorSpec([1, None], tf.int32)] for token sequences."
-        ) from None
+        )
 
     def spec(tensor):
         shape = list(tensor.shape)
