@@ -33,10 +33,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from ai_edge_litert import interpreter as litert  # noqa: E402
+from tensorflow.lite.tools import flatbuffer_utils  # noqa: E402
 
 from keras_dl.export import TFLiteModel  # noqa: E402
 from keras_dl.export import export_tflite  # noqa: E402
 from keras_dl.export import median_invoke_seconds  # noqa: E402
+from keras_dl.export import op_names  # noqa: E402
 from keras_dl.export import streaming_model  # noqa: E402
 from keras_dl.export import write_text  # noqa: E402
 
@@ -110,14 +112,9 @@ def check(name, form, x, reference, threads):
     return float(np.max(np.abs(output - reference)))
 
 
-def _op_names(name, form):
-    if name != FLEX:
-        return TFLiteModel(form["path"]).op_names
-    # LiteRT refuses to load a file with Flex ops; read the file's custom op codes instead.
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    return {code.customCode.decode() for code in flatbuffer_utils.read_model(form["path"]).operatorCodes
-            if code.customCode}
+def _op_names(path):
+    # From the file itself: LiteRT refuses to load one with Flex ops.
+    return op_names(flatbuffer_utils.read_model(path))
 
 
 def run(cfg, threads):
@@ -131,7 +128,7 @@ def run(cfg, threads):
                 measured, timed = {}, {}
                 for name, form in forms.items():
                     measured[name] = {"size_bytes": os.path.getsize(form["path"]), "samples": [],
-                                      "flex_ops": sorted(op for op in _op_names(name, form) if op.startswith("Flex"))}
+                                      "flex_ops": sorted(op for op in _op_names(form["path"]) if op.startswith("Flex"))}
                     try:
                         measured[name]["max_abs_diff"] = check(name, form, x, reference, threads)
                         timed[name] = form

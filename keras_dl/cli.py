@@ -109,6 +109,9 @@ def cmd_export(args):
         _checks.positive_int("--timesteps", args.timesteps)
         if args.streaming:
             raise ValueError("`--timesteps` does not apply to `--streaming`: a step model takes one step.")
+    if args.format == "saved_model" and (args.streaming or args.timesteps or args.sparse
+                                         or args.quantization != "float32"):
+        raise ValueError("`--streaming`, `--timesteps`, `--quantization` and `--sparse` are for --format tflite.")
     if args.out and args.format == "tflite" and not args.out.endswith(".tflite"):
         raise ValueError(f"`--out` must end with '.tflite' for --format tflite, got {args.out!r}.")
     model = _load_model(args.path)

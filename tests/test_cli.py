@@ -90,6 +90,7 @@ def test_every_command_explains_itself(command):
         (["export", ".", "--format", "tflite", "--timesteps", "0"], "`--timesteps`"),
         (["export", ".", "--format", "tflite", "--timesteps", "5", "--streaming"], "`--timesteps` does not apply"),
         (["export", ".", "--format", "tflite", "--out", "m.tfl"], "`--out` must end with '.tflite'"),
+        (["export", ".", "--format", "saved_model", "--streaming"], "are for --format tflite"),
         (["bench", "/no/such/dir"], "`DIR`: no step.tflite"),
         (["bench", ".", "--runs", "0"], "`--runs`"),
         (["train", "char_rnn", "--out", "/tmp/unused", "--hidden", "-1"], "`--hidden`"),

@@ -15,5 +15,6 @@ from keras_dl.export.streaming import StreamingStep
 from keras_dl.export.streaming import streaming_model
 from keras_dl.export.tflite import export_tflite
 from keras_dl.export.tflite import median_invoke_seconds
+from keras_dl.export.tflite import op_names
 from keras_dl.export.verify import compare_step_models
 from keras_dl.export.verify import verify_tflite

@@ -1,8 +1,8 @@
 """Recurrent layers in the forms LiteRT runs with built-in ops: unrolled, `WHILE`, fused LSTM.
 
-Keras' recurrent layers run their steps in a `while` loop over TensorLists whose element
-shape is dynamic, which the TFLite converter can only keep as Flex (SELECT_TF_OPS) kernels.
-Here every `keras.layers.RNN` of a model (`LSTM`, `GRU`, `SimpleRNN`, `RNN(cell)` with any
+Keras' recurrent layers run their steps in a `while` loop over TensorLists; traced with an
+unknown batch size (Keras' default signature) their element shape is dynamic, and the TFLite
+converter keeps them as Flex (SELECT_TF_OPS) kernels. Here every `keras.layers.RNN` of a model (`LSTM`, `GRU`, `SimpleRNN`, `RNN(cell)` with any
 cell, the halves of `Bidirectional`, the step loop of keras_dl's `LSTM`/`GRU`) gets, for as
 long as a conversion traces it, a loop that converts to built-in ops, on the model's own
 weights: nothing is copied or rebuilt. Keras' `RNN.call` still does everything around the
@@ -148,12 +148,12 @@ def lstm_fusion_blocker(layer, sequences, mask, initial_state):
         return "it receives a mask (LiteRT's fused LSTM has no mask input)"
     if layer.return_state:
         return "return_state=True (the converter does not give the fused op's final states)"
+    if sequences.shape[0] is None:
+        return "the batch size is not static (pass `batch_size`)"
     if any(np.any(tf.get_static_value(s) != 0) for s in initial_state):
         # LiteRT's LSTM kernel writes its final state into its state inputs: a state tensor that
         # is also used elsewhere (another layer's output, a model output) would be overwritten.
         return "an initial state is given (the fused op overwrites its state inputs)"
-    if sequences.shape[0] is None:
-        return "the batch size is not static (pass `batch_size`)"
     if sequences.shape[1] is None:
         # Seen with TF 2.21: at run-time lengths the fused op's output reaches a WHILE loop after
         # it with wrong values (0.7 off), so variable-length files keep the loop.
@@ -224,10 +224,11 @@ def _tflite_inner_loop(layer, name, unroll, fused_lstm, report):
 @contextlib.contextmanager
 def patched(layers, name, make):
     """Sets `layer.<name> = make(layer)` on each instance for the block, then restores what was there."""
+    replacements = [make(layer) for layer in layers]
     saved = [(layer, layer.__dict__.get(name)) for layer in layers]
     try:
-        for layer in layers:
-            setattr(layer, name, make(layer))
+        for layer, replacement in zip(layers, replacements):
+            setattr(layer, name, replacement)
         yield
     finally:
         for layer, previous in saved:
@@ -248,7 +249,7 @@ def tflite_recurrence(model, unroll=None, fused_lstm=True):
     Args:
         model: any Keras model or layer.
         unroll: `None`: unrolled where the length is static, `WHILE` where it is not;
-            `True`/`False` force one form.
+            `True`/`False` force one form on every loop that is not a fused LSTM.
         fused_lstm: let LSTM layers that allow it become LiteRT's fused
             `UNIDIRECTIONAL_SEQUENCE_LSTM` op.
 
@@ -326,7 +327,7 @@ def recurrent_sequence_model(cell, timesteps, input_dim, batch_size=1):
     """Functional model running `cell` over `timesteps` steps from a zero state, sharing its weights.
 
     Inputs `{"inputs": [batch, timesteps, input_dim]}`, outputs `{"outputs": [batch, timesteps, output_size]}`.
-    `export_tflite` unrolls its loop (the length is static).
+    `export_tflite` unrolls its loop (the length is static), or fuses a plain LSTM cell.
     """
     timesteps = _checks.positive_int("timesteps", timesteps)
     input_dim = _checks.positive_int("input_dim", input_dim)

@@ -1,9 +1,9 @@
 """SavedModel export for TensorFlow Serving."""
 
 import keras
-import tensorflow as tf
 
 from keras_dl.export.atomic import atomic_path
+from keras_dl.export.tflite import default_input_signature
 from keras_dl.export.tflite import no_structure_warning
 
 
@@ -32,8 +32,8 @@ def export_saved_model(path, endpoints):
         if not isinstance(model, keras.Model):
             raise TypeError(f"`endpoints[{name!r}]` must hold a keras.Model, got {type(model).__name__}.")
         if input_signature is None:
-            # Named specs, so the signature's inputs carry the model's input names.
-            input_signature = [{t.name: tf.TensorSpec(t.shape, t.dtype, name=t.name) for t in model.inputs}]
+            # Named specs, any batch size: the signature's inputs carry the model's input names.
+            input_signature = [default_input_signature(model, batch_size=None)]
         archive.track(model)
         archive.add_endpoint(name, model.__call__, input_signature=input_signature)
     with atomic_path(path) as tmp, no_structure_warning():

@@ -27,8 +27,31 @@ PER_STEP_LAYERS = (
 )
 
 
+# Element-wise `keras.ops` calls in a functional model (an Embedding's mask is a NotEqual): per step
+# whatever the shapes.
+PER_STEP_OPS = {"Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Negative", "Abs", "Square", "Sqrt", "Exp",
+                "Log", "Tanh", "Sigmoid", "Relu", "Maximum", "Minimum", "Cast", "Equal", "NotEqual", "Greater",
+                "GreaterEqual", "Less", "LessEqual", "LogicalAnd", "LogicalOr", "LogicalNot"}
+# Reductions (a Masking layer's mask is an Any): per step along the feature axes only.
+PER_STEP_REDUCTIONS = {"Any", "All", "Sum", "Mean", "Max", "Min", "Prod"}
+
+
+def _acts_on_features(operation):
+    """Whether a layer's or op's `axis` (if it has one; `None` is every axis) leaves the batch and time axes alone."""
+    axis = getattr(operation, "axis", -1)
+    return axis is not None and all(a == -1 or a >= 2 for a in (axis if isinstance(axis, (list, tuple)) else [axis]))
+
+
 def _check_causal(model, per_step_layers):
-    """Raises naming the first layer of `model` that does not act on each step alone."""
+    """Raises naming the first layer (or op) of `model` that does not act on each step alone."""
+    for operation in getattr(model, "operations", []):
+        kind = type(operation).__name__
+        if isinstance(operation, keras.layers.Layer) or kind in PER_STEP_OPS or (
+                kind in PER_STEP_REDUCTIONS and _acts_on_features(operation)):
+            continue
+        raise ValueError(f"Operation {operation.name!r} ({kind}) is not known to act on each time step alone, so "
+                         f"`streaming_model` cannot make a step model of the model. Wrap per-step computations in "
+                         f"layers and pass them as `per_step_layers`.")
     per_step = set()  # sublayers of recurrent and TimeDistributed layers: they run inside one step
     for layer in sublayers(model)[1:]:
         if id(layer) in per_step:
@@ -42,9 +65,9 @@ def _check_causal(model, per_step_layers):
         if isinstance(layer, (keras.layers.RNN, LSTM, GRU, keras.layers.TimeDistributed)):
             per_step.update(id(sub) for sub in sublayers(layer))
             continue
-        if isinstance(layer, keras.layers.Concatenate) and layer.axis != -1:
-            raise ValueError(f"Layer {layer.name!r} concatenates along axis {layer.axis}, not the feature axis: "
-                             f"it mixes time steps.")
+        if not _acts_on_features(layer):
+            raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}) works along axis {layer.axis}, not only "
+                             f"along the features: it mixes time steps (or batch rows).")
         if isinstance(layer, (keras.Model, *per_step_layers)):
             continue
         raise ValueError(
@@ -95,6 +118,9 @@ class StreamingStep(keras.layers.Layer):
             original = type(layer).call
 
             def call(sequences, initial_state=None, mask=None, training=False):
+                if id(layer) in final:
+                    raise ValueError(f"Layer {layer.name!r} is called more than once in the model: a step model "
+                                     f"carries one state per recurrent layer. Use one layer per call.")
                 if initial_state is not None:
                     raise ValueError(f"Layer {layer.name!r} gets its initial state from the model (e.g. an encoder): "
                                      f"a step model carries every recurrent state as an input instead, so the "

@@ -13,6 +13,7 @@ from ai_edge_litert import interpreter as litert
 from keras import tree
 # The converter's error type has no public name; the flatbuffer schema and reader are TF's own tooling.
 from tensorflow.lite.python import schema_py_generated as schema
+from tensorflow.lite.python import schema_util
 from tensorflow.lite.python.convert_phase import ConverterError
 from tensorflow.lite.tools import flatbuffer_utils
 
@@ -56,7 +57,7 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
         batch_size: the batch size of inputs whose batch axis is unknown (`None` keeps it
             unknown, which recurrent layers' `WHILE` loops and fused LSTMs do not allow).
         unroll: `None` unrolls recurrent loops of static length and uses `WHILE` otherwise;
-            `True`/`False` force one form.
+            `True`/`False` force one form on every loop that is not a fused LSTM.
         fused_lstm: turn LSTM layers into LiteRT's `UNIDIRECTIONAL_SEQUENCE_LSTM` where the
             layer allows it (static length and batch, no mask, no `return_state`, no initial
             state given, tanh/sigmoid; `report` says why not); by default unless `sparse` (the
@@ -138,10 +139,10 @@ def _loop_forms(model, input_signature, unroll, fused_lstm):
 
 @contextlib.contextmanager
 def no_structure_warning():
-    """Silences Keras' warning about a traced functional model getting its input inside a list.
+    """Silences Keras' warning about a traced functional model getting its single input inside a list.
 
-    Keras' SavedModel writer passes inputs that way when it traces the layers; the exported
-    signature keeps the model's own input structure.
+    Keras' export calls the model with its signature's arguments as a list; the exported
+    signature keeps the model's input names.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
@@ -149,8 +150,9 @@ def no_structure_warning():
 
 
 def default_input_signature(model, timesteps=None, batch_size=1):
-    """`tf.TensorSpec`s of a functional model's inputs (same structure and names), with the
-    unknown batch axis set to `batch_size` and an unknown time axis (axis 1) to `timesteps`."""
+    """`tf.TensorSpec`s of a functional model's inputs (its `model.input` structure: one spec, or a dict
+    or list of them, with the inputs' names), with the unknown batch axis set to `batch_size` and an
+    unknown time axis (axis 1) to `timesteps`."""
     if batch_size is not None:
         batch_size = _checks.positive_int("batch_size", batch_size)
     if timesteps is not None:
@@ -257,8 +259,7 @@ class TFLiteModel:
         if content[4:8] != b"TFL3":  # the flatbuffer file identifier of every .tflite file
             raise ValueError(f"`model` is not a TFLite file (no 'TFL3' identifier): {os.fspath(model)[:200]!r}.")
         flatbuffer = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-        self.op_names = sorted({_op_name(flatbuffer.operatorCodes[op.opcodeIndex])
-                                for subgraph in flatbuffer.subgraphs for op in subgraph.operators})
+        self.op_names = op_names(flatbuffer)
         self.sparse_tensors = _sparse_tensors(flatbuffer)
         # LiteRT's fused LSTM keeps its state in variable tensors, which carry over from one
         # invocation to the next; a call resets them, so every call starts from the zero state.
@@ -351,11 +352,13 @@ def median_invoke_seconds(interpreter, inputs, runs=1000, warmup=50, signature=N
 _BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 
 
-def _op_name(code):
-    if code.customCode:  # e.g. FlexTensorListReserve
-        return code.customCode.decode()
-    # Codes above 127 live only in `builtinCode`; older files have them in the deprecated field.
-    return _BUILTIN_NAMES[max(code.builtinCode, code.deprecatedBuiltinCode)]
+def op_names(flatbuffer):
+    """Sorted operator names of every subgraph of a parsed `.tflite` file (custom ops by their code, e.g.
+    `FlexTensorListReserve`); `flatbuffer_utils.read_model(path)` parses one."""
+    return sorted({code.customCode.decode() if code.customCode
+                   else _BUILTIN_NAMES[schema_util.get_builtin_code_from_operator_code(code)]
+                   for subgraph in flatbuffer.subgraphs for code in
+                   (flatbuffer.operatorCodes[op.opcodeIndex] for op in subgraph.operators)})
 
 
 def _sparse_tensors(flatbuffer):

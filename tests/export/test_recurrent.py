@@ -354,6 +354,20 @@ def test_streaming_model_names_the_layer_that_is_not_causal_per_step(layers, mat
         export.streaming_model(model)
 
 
+def test_streaming_model_names_ops_and_axes_that_mix_steps_and_layers_called_twice():
+    inputs = keras.Input((None, D))
+    hidden = keras.layers.GRU(4, return_sequences=True)(inputs)
+    with pytest.raises(ValueError, match="Operation '.*' \\(Cumsum\\) is not known to act on each time step"):
+        export.streaming_model(keras.Model(inputs, keras.ops.cumsum(hidden, axis=1)))
+    with pytest.raises(ValueError, match="'over_time' \\(Softmax\\) works along axis 1"):
+        export.streaming_model(keras.Model(inputs, keras.layers.Softmax(axis=1, name="over_time")(hidden)))
+    # Element-wise ops and per-step layers on the feature axis pass.
+    export.streaming_model(keras.Model(inputs, keras.ops.tanh(keras.layers.Softmax(axis=-1)(hidden) + 1.0)))
+    twice = keras.layers.GRU(D, return_sequences=True, name="twice")
+    with pytest.raises(ValueError, match="'twice' is called more than once"):
+        export.streaming_model(keras.Model(inputs, twice(twice(inputs))))
+
+
 def test_streaming_model_rejects_an_initial_state_from_the_model():
     source = keras.Input((None, D))
     target = keras.Input((None, D))
