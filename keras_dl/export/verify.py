@@ -4,6 +4,9 @@ import keras
 import numpy as np
 from keras import tree
 
+from keras_dl.export.recurrent import sublayers
+from keras_dl.export.tflite import TFLiteModel
+
 
 def compare_step_models(keras_step, exported_step, tokens, units):
     """Runs two step models over the same token sequence and compares their logits.
@@ -63,9 +66,6 @@ def verify_tflite(model, tflite_model, lengths=(1, 7, 50), padding=None, steps=5
     >>> verify_tflite(model, export_tflite(model, "m.tflite"), padding="post")
     {'max_abs_diff': 3.0e-08, 'argmax_agreement': 1.0, 'lengths': [1, 7, 50]}
     """
-    from keras_dl.export.recurrent import sublayers
-    from keras_dl.export.tflite import TFLiteModel
-
     if padding not in (None, "post", "pre"):
         raise ValueError(f"`padding` must be None, 'post' or 'pre', got {padding!r}.")
     tflite = tflite_model if isinstance(tflite_model, TFLiteModel) else TFLiteModel(tflite_model)
@@ -94,7 +94,7 @@ def verify_tflite(model, tflite_model, lengths=(1, 7, 50), padding=None, steps=5
         return arrays
 
     state_names = [name for name in details if name in tflite.runner.get_output_details()]
-    worst, agree, count, diffs = 0.0, 0, 0, []
+    worst, agree, count = 0.0, 0, 0
     if state_names:
         inputs = random_inputs(None)
         keras_states = {name: np.zeros_like(inputs[name]) for name in state_names}
