@@ -2,10 +2,10 @@
 
 Keras' recurrent layers run their steps in a `while` loop over TensorLists; traced with an
 unknown batch size (Keras' default signature) their element shape is dynamic, and the TFLite
-converter keeps them as Flex (SELECT_TF_OPS) kernels. Here every `keras.layers.RNN` of a model (`LSTM`, `GRU`, `SimpleRNN`, `RNN(cell)` with any
-cell, the halves of `Bidirectional`, the step loop of keras_dl's `LSTM`/`GRU`) gets, for as
-long as a conversion traces it, a loop that converts to built-in ops, on the model's own
-weights: nothing is copied or rebuilt. Keras' `RNN.call` still does everything around the
+converter keeps them as Flex (SELECT_TF_OPS) kernels. Here every `keras.layers.RNN` of a
+model (`LSTM`, `GRU`, `SimpleRNN`, `RNN(cell)` with any cell, the halves of `Bidirectional`,
+the step loop of keras_dl's `LSTM`/`GRU`) gets, for as long as a conversion traces it, a
+loop that converts to built-in ops, on the model's own weights: nothing is copied or rebuilt. Keras' `RNN.call` still does everything around the
 loop (initial states, per-sequence cell hooks, output selection), so only the loop changes,
 and it keeps Keras' exact semantics for masks, `go_backwards` and `zero_output_for_mask`.
 """
