@@ -32,6 +32,15 @@ def sublayers(model):
     return list(model._flatten_layers(include_self=True, recursive=True))
 
 
+def input_structure(model):
+    """A model's symbolic inputs in the structure its call takes (one tensor, or a dict or list of
+    them), or `None` for a subclassed model, which has none."""
+    if not getattr(model, "inputs", None):
+        return None
+    # `input` keeps a functional model's structure; a Sequential model has only `inputs`.
+    return model.inputs[0] if isinstance(model, keras.Sequential) else model.input
+
+
 def recurrent_layers(model):
     """Every `keras.layers.RNN` inside `model`, at any depth (Bidirectional's halves included)."""
     return [layer for layer in sublayers(model) if isinstance(layer, keras.layers.RNN)]

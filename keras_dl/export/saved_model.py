@@ -4,7 +4,6 @@ import keras
 
 from keras_dl.export.atomic import atomic_path
 from keras_dl.export.tflite import default_input_signature
-from keras_dl.export.tflite import no_structure_warning
 
 
 def export_saved_model(path, endpoints):
@@ -36,6 +35,6 @@ def export_saved_model(path, endpoints):
             input_signature = [default_input_signature(model, batch_size=None)]
         archive.track(model)
         archive.add_endpoint(name, model.__call__, input_signature=input_signature)
-    with atomic_path(path) as tmp, no_structure_warning():
+    with atomic_path(path) as tmp:
         archive.write_out(tmp, verbose=False)
     return path

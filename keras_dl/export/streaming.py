@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import tree
 
 from keras_dl.export.recurrent import cell_step
+from keras_dl.export.recurrent import input_structure
 from keras_dl.export.recurrent import owner_name
 from keras_dl.export.recurrent import patched
 from keras_dl.export.recurrent import recurrent_layers
@@ -196,10 +197,10 @@ def streaming_model(model, batch_size=1, step_inputs=None, per_step_layers=()):
     """
     _check_causal(model, PER_STEP_LAYERS + tuple(per_step_layers))
     if step_inputs is None:
-        if not getattr(model, "inputs", None):
+        sequence_inputs = input_structure(model)
+        if sequence_inputs is None:
             raise ValueError(f"`step_inputs` is needed for {type(model).__name__}, which has no symbolic inputs (a "
                              f"subclassed model): e.g. step_inputs=keras.Input((), dtype='int32', name='token').")
-        sequence_inputs = model.input if not isinstance(model, keras.Sequential) else model.inputs[0]
         step_inputs = tree.map_structure(
             lambda t: keras.Input(t.shape[2:], batch_size=batch_size, dtype=t.dtype, name=t.name), sequence_inputs)
     layers = recurrent_layers(model)

@@ -1,10 +1,8 @@
 """TFLite (LiteRT) conversion with built-in ops only, and a runner around `ai_edge_litert`."""
 
-import contextlib
 import os
 import re
 import time
-import warnings
 
 import keras
 import numpy as np
@@ -19,6 +17,7 @@ from tensorflow.lite.tools import flatbuffer_utils
 
 from keras_dl import _checks
 from keras_dl.export.atomic import atomic_path
+from keras_dl.export.recurrent import input_structure
 from keras_dl.export.recurrent import sublayers
 from keras_dl.export.recurrent import tflite_recurrence
 
@@ -113,7 +112,7 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
     if quantization == "float16":
         target_spec.setdefault("supported_types", [tf.float16])
     target_spec.setdefault("supported_ops", [tf.lite.OpsSet.TFLITE_BUILTINS])
-    with atomic_path(path) as tmp, tflite_recurrence(model, unroll, fused_lstm) as forms, no_structure_warning():
+    with atomic_path(path) as tmp, tflite_recurrence(model, unroll, fused_lstm) as forms:
         try:
             model.export(
                 tmp, format="litert", verbose=False, input_signature=input_signature,
@@ -132,21 +131,9 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
 
 def _loop_forms(model, input_signature, unroll, fused_lstm):
     """The form each recurrent layer takes for this signature, by tracing the model once."""
-    with tflite_recurrence(model, unroll, fused_lstm) as report, no_structure_warning():
+    with tflite_recurrence(model, unroll, fused_lstm) as report:
         tf.function(lambda *args: model(*args, training=False)).get_concrete_function(*input_signature)
     return {row["form"] for row in report.values()}
-
-
-@contextlib.contextmanager
-def no_structure_warning():
-    """Silences Keras' warning about a traced functional model getting its single input inside a list.
-
-    Keras' export calls the model with its signature's arguments as a list; the exported
-    signature keeps the model's input names.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
-        yield
 
 
 def default_input_signature(model, timesteps=None, batch_size=1):
@@ -157,8 +144,8 @@ def default_input_signature(model, timesteps=None, batch_size=1):
         batch_size = _checks.positive_int("batch_size", batch_size)
     if timesteps is not None:
         timesteps = _checks.positive_int("timesteps", timesteps)
-    inputs = getattr(model, "inputs", None)
-    if not inputs:
+    inputs = input_structure(model)
+    if inputs is None:
         raise ValueError(
             f"`input_signature` is needed for {type(model).__name__}, which has no symbolic inputs (a subclassed "
             f"model): e.g. input_signature=[tf.TensorSpec([1, None], tf.int32)] for token sequences."

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import tree
 
+from keras_dl.export.recurrent import input_structure
 from keras_dl.export.recurrent import sublayers
 from keras_dl.export.tflite import TFLiteModel
 
@@ -137,8 +138,7 @@ def _keras_structure(model, arrays):
     if sorted(t.name for t in inputs) != sorted(arrays):
         raise ValueError(f"`tflite_model` takes the inputs {sorted(arrays)}, `model` {sorted(t.name for t in inputs)}: "
                          f"was the file exported from this model?")
-    structure = inputs[0] if isinstance(model, keras.Sequential) else model.input
-    return tree.map_structure(lambda t: arrays[t.name], structure)
+    return tree.map_structure(lambda t: arrays[t.name], input_structure(model))
 
 
 def _output_pairs(expected, actual, state_names):
