@@ -1,14 +1,21 @@
-"""keras_dl: sequence and generative models for Keras 3, from `fit` to a phone."""
+"""keras_dl: sequence and generative models for Keras 3, from `fit` to a phone.
 
-import importlib
+Importing it registers every serialisable class with Keras, so
+`keras.models.load_model` opens any keras_dl model after `import keras_dl`.
+"""
+
+import os
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("data", "decoding", "diagnostics", "export", "layers", "metrics", "models", "sparsity")
+# Before TensorFlow loads (the subpackages import it): keep its C++ log noise out of the output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
-def __getattr__(name):
-    # Subpackages load on first use, so `keras-dl --help` does not wait for TensorFlow.
-    if name in _SUBPACKAGES:
-        return importlib.import_module(f"keras_dl.{name}")
-    raise AttributeError(f"module 'keras_dl' has no attribute {name!r}")
+from keras_dl import data  # noqa: E402
+from keras_dl import decoding  # noqa: E402
+from keras_dl import diagnostics  # noqa: E402
+from keras_dl import export  # noqa: E402
+from keras_dl import layers  # noqa: E402
+from keras_dl import metrics  # noqa: E402
+from keras_dl import models  # noqa: E402
+from keras_dl import sparsity  # noqa: E402

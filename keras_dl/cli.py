@@ -1,16 +1,10 @@
-"""`keras-dl` command line: demo, train, export, bench.
-
-Heavy imports (TensorFlow) happen inside the commands, so `--help` answers at once.
-"""
+"""`keras-dl` command line: demo, train, export, bench."""
 
 import argparse
 import importlib.metadata
 import json
 import os
 import sys
-
-# Before TensorFlow is imported anywhere: keep its C++ log noise out of the output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 RECIPE_GROUP = "keras_dl.recipes"
 MODEL_FILE = "model.keras"
@@ -34,10 +28,6 @@ def _load_recipe(name):
 def _load_model(path):
     """`path` is a `.keras` file or a directory written by `keras-dl train` (its model.keras)."""
     import keras
-
-    import keras_dl.layers  # noqa: F401  (registers keras_dl's classes for deserialisation)
-    import keras_dl.metrics  # noqa: F401
-    import keras_dl.models  # noqa: F401
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"`PATH`: no file or directory {path!r}; pass a .keras file or the --out of "
