@@ -20,16 +20,10 @@ import tensorflow as tf
 from keras import tree
 
 from keras_dl import _checks
+from keras_dl._layers import sublayers
 from keras_dl.layers.cells import LSTMCell
 
 FUSED_LSTM = "UNIDIRECTIONAL_SEQUENCE_LSTM"
-
-
-def sublayers(model):
-    """`model` and every layer inside it, at any depth, in tracking order."""
-    # Keras 3 has no public recursive listing of sublayers; `_flatten_layers` is what its own
-    # `Model.layers` and weight tracking use.
-    return list(model._flatten_layers(include_self=True, recursive=True))
 
 
 def input_structure(model):

@@ -10,7 +10,7 @@ from keras_dl.export.recurrent import owner_name
 from keras_dl.export.recurrent import patched
 from keras_dl.export.recurrent import recurrent_layers
 from keras_dl.export.recurrent import run_loop
-from keras_dl.export.recurrent import sublayers
+from keras_dl._layers import sublayers
 from keras_dl.layers import GRU
 from keras_dl.layers import LSTM
 

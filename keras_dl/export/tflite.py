@@ -18,7 +18,7 @@ from tensorflow.lite.tools import flatbuffer_utils
 from keras_dl import _checks
 from keras_dl.export.atomic import atomic_path
 from keras_dl.export.recurrent import input_structure
-from keras_dl.export.recurrent import sublayers
+from keras_dl._layers import sublayers
 from keras_dl.export.recurrent import tflite_recurrence
 
 

@@ -17,6 +17,7 @@ from keras import ops
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 from keras_dl import _checks
+from keras_dl.sparsity.pruning import PrunableWeight
 
 
 def state_sizes(cell):
@@ -52,14 +53,18 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
     gates = 1
 
     def __init__(self, units, use_bias=True, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
+                 recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.units = _checks.positive_int("units", units)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
         self.dropout = _checks.non_negative_float("dropout", dropout, below=1.0)
         self.recurrent_dropout = _checks.non_negative_float("recurrent_dropout", recurrent_dropout, below=1.0)
         self.seed = seed
@@ -80,15 +85,23 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
                 f"feature size, got {tuple(input_shape)}."
             )
         width = self.gates * self.units
-        self.kernel = self.add_weight(shape=(input_shape[-1], width), initializer=self.kernel_initializer, name="kernel")
+        self.kernel = self.add_weight(shape=(input_shape[-1], width), initializer=self.kernel_initializer,
+                                      constraint=self.kernel_constraint, name="kernel")
         self.build_recurrent()
-        self.bias = self.add_weight(shape=self.bias_shape(), initializer=self.initial_bias, name="bias") if self.use_bias else None
+        self.bias = self.add_weight(shape=self.bias_shape(), initializer=self.initial_bias,
+                                    constraint=self.bias_constraint, name="bias") if self.use_bias else None
 
     def build_recurrent(self):
         """Creates the recurrent weights; cells with a parameterised recurrence override it."""
         self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.gates * self.units), initializer=self.recurrent_initializer, name="recurrent_kernel"
+            shape=(self.units, self.gates * self.units), initializer=self.recurrent_initializer,
+            constraint=self.recurrent_constraint, name="recurrent_kernel",
         )
+
+    def prunable_weights(self):
+        """The input and recurrent matrices, pruned gate by gate (see `keras_dl.sparsity`)."""
+        return [PrunableWeight("kernel", "kernel_constraint", self.gates),
+                PrunableWeight("recurrent_kernel", "recurrent_constraint", self.gates, recurrent=True)]
 
     def bias_shape(self):
         return (self.gates * self.units,)
@@ -123,6 +136,9 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             recurrent_initializer=keras.initializers.serialize(self.recurrent_initializer),
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
+            kernel_constraint=keras.constraints.serialize(self.kernel_constraint),
+            recurrent_constraint=keras.constraints.serialize(self.recurrent_constraint),
+            bias_constraint=keras.constraints.serialize(self.bias_constraint),
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             seed=self.seed,
@@ -224,6 +240,7 @@ class LSTMCell(RecurrentCell):
     def build(self, input_shape):
         super().build(input_shape)
         if self.peepholes:
+            self.unprunable_weights = {"peephole_weights": "three per-unit (diagonal) gains, not a matrix product"}
             self.peephole_weights = self.add_weight(
                 shape=(3, self.units), initializer="glorot_uniform", name="peephole_weights"
             )
@@ -554,8 +571,15 @@ class OrthogonalCell(RecurrentCell):
         self.negative_eigenvalues = negative_eigenvalues
         self.activation = keras.activations.get(activation)
 
+    unprunable_weights = {"skew": "the recurrence multiplies by Q = Cayley(skew - skew^T), which is dense whatever "
+                                  "zeros skew has, so pruning skew saves nothing and only restricts Q"}
+
+    def prunable_weights(self):
+        return [PrunableWeight("kernel", "kernel_constraint", self.gates)]
+
     def build_recurrent(self):
-        self.skew = self.add_weight(shape=(self.units, self.units), initializer=self.recurrent_initializer, name="skew")
+        self.skew = self.add_weight(shape=(self.units, self.units), initializer=self.recurrent_initializer,
+                                    constraint=self.recurrent_constraint, name="skew")
         self._sequence_q = None
 
     # keras.layers.RNN calls these two once per sequence, before and after its loop (they

@@ -7,6 +7,7 @@ from keras_dl import _checks
 from keras_dl.layers import GRUCell
 
 
+@keras.saving.register_keras_serializable(package="keras_dl")
 class _TokenLookup(keras.layers.Layer):
     """Rows of an `Embedding`'s table for in-range token ids, as one bare gather.
 
@@ -19,8 +20,19 @@ class _TokenLookup(keras.layers.Layer):
         super().__init__(**kwargs)
         self.embedding = embedding
 
+    def build(self, input_shape):
+        if not self.embedding.built:  # A loaded step model's lookup has a fresh copy of the embedding.
+            self.embedding.build(input_shape)
+
     def call(self, token):
         return tf.gather(self.embedding.embeddings, token)
+
+    def get_config(self):
+        return {**super().get_config(), "embedding": keras.saving.serialize_keras_object(self.embedding)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**{**config, "embedding": keras.saving.deserialize_keras_object(config["embedding"])})
 
 
 @keras.saving.register_keras_serializable(package="keras_dl")

@@ -9,6 +9,7 @@ from keras_dl.models.language_model import RNNLanguageModel
 from keras_dl.sparsity import LITERT_INT8_BLOCK
 from keras_dl.sparsity import PolynomialDecay
 from keras_dl.sparsity import prune_low_magnitude
+from keras_dl.sparsity.masks import check_block_size
 from keras_dl.sparsity.schedules import PruningSchedule
 
 
@@ -50,7 +51,10 @@ class SparseRNNLanguageModel(RNNLanguageModel):
                  block_size=LITERT_INT8_BLOCK, keep_recurrent_diagonal=False, **kwargs):
         super().__init__(vocab_size=vocab_size, embedding_dim=embedding_dim, units=units, dropout=dropout, **kwargs)
         self.schedule = _schedule(schedule)
-        self.block_size = tuple(block_size)
+        # Checked now, not when `build` prunes: the GRU's matrices have `embedding_dim` and `units` rows.
+        self.block_size = check_block_size(block_size, (embedding_dim, units), "the GRU's matrices (rows: embedding_dim, units)")
+        if units % self.block_size[1]:
+            raise ValueError(f"`block_size` {self.block_size} does not divide `units` ({units}), the width of a gate.")
         self.keep_recurrent_diagonal = bool(keep_recurrent_diagonal)
 
     def build(self, input_shape):
@@ -105,8 +109,8 @@ class WaveRNN(keras.Model):
         super().__init__(**kwargs)
         self.units = _checks.positive_int("units", units)
         self.schedule = _schedule(schedule)
-        self.block_size = tuple(block_size)
         self.cell = CoarseFineGRUCell(units)
+        self.block_size = check_block_size(block_size, (units, units), "the GRU's recurrent matrix (rows and gates: units)")
         self.rnn = keras.layers.RNN(self.cell, return_sequences=True, name="gru")
         half = units // 2
         self.coarse_hidden = keras.layers.Dense(half, activation="relu", name="coarse_hidden")

@@ -28,7 +28,7 @@ def check_block_size(block_size, shape, name="weight"):
 
 
 def magnitude_mask(weight, sparsity, block_size=(1, 1), groups=1):
-    """0/1 mask of `weight`'s shape with exactly `round(sparsity * n)` of its n blocks zeroed.
+    """0/1 mask of `weight`'s shape keeping exactly `max(round((1 - sparsity) * n), 1)` of its n blocks.
 
     Blocks are ranked by mean absolute value (tfmot's default pooling); ties go to the
     lower index, so the count is exact. With `groups > 1` the last axis is split into that
@@ -54,7 +54,9 @@ def magnitude_mask(weight, sparsity, block_size=(1, 1), groups=1):
     scores = ops.reshape(blocks, (groups, -1))
     n = scores.shape[1]
     per_group = ops.broadcast_to(ops.reshape(ops.cast(sparsity, "float32"), (-1, 1)), (groups, 1))
-    n_zero = ops.cast(ops.round(per_group * n), "int32")
+    # tfmot's count: keep round(n * (1 - sparsity)) blocks, and never fewer than one.
+    n_keep = ops.maximum(ops.round(float(n) * (1.0 - per_group)), 1.0)
+    n_zero = ops.cast(n - n_keep, "int32")
     ranks = ops.argsort(ops.argsort(scores, axis=-1), axis=-1)  # 0 for the smallest block.
     keep = ops.cast(ranks >= n_zero, weight.dtype)
     keep = ops.reshape(keep, (groups, n_rows // rows, 1, n_cols // cols, 1))
