@@ -3,9 +3,9 @@
 Keras' recurrent layers run their steps in a `while` loop over TensorLists; traced with an
 unknown batch size (Keras' default signature) their element shape is dynamic, and the TFLite
 converter keeps them as Flex (SELECT_TF_OPS) kernels. Here every `keras.layers.RNN` of a
-model (`LSTM`, `GRU`, `SimpleRNN`, `RNN(cell)` with any cell, the halves of `Bidirectional`,
-the step loop of keras_dl's `LSTM`/`GRU`) gets, for as long as a conversion traces it, a
-loop that converts to built-in ops, on the model's own weights: nothing is copied or rebuilt. Keras' `RNN.call` still does everything around the
+model (`LSTM`, `GRU`, `SimpleRNN`, `RNN(cell)` with any cell, the halves of `Bidirectional`)
+gets, for as long as a conversion traces it, a loop that converts to built-in ops, on the
+model's own weights: nothing is copied or rebuilt. Keras' `RNN.call` still does everything around the
 loop (initial states, per-sequence cell hooks, output selection), so only the loop changes,
 and it keeps Keras' exact semantics for masks, `go_backwards` and `zero_output_for_mask`.
 """
@@ -38,14 +38,6 @@ def input_structure(model):
 def recurrent_layers(model):
     """Every `keras.layers.RNN` inside `model`, at any depth (Bidirectional's halves included)."""
     return [layer for layer in sublayers(model) if isinstance(layer, keras.layers.RNN)]
-
-
-def owner_name(model, rnn):
-    """The name users know `rnn` by: keras_dl's `LSTM`/`GRU` run their steps in an inner `RNN`."""
-    for layer in sublayers(model):
-        if getattr(layer, "fallback", None) is rnn:
-            return layer.name
-    return rnn.name
 
 
 def run_loop(step, sequences, initial_state, mask=None, go_backwards=False, zero_output_for_mask=False,
@@ -278,7 +270,7 @@ def tflite_recurrence(model, unroll=None, fused_lstm=True):
     report = {}
     distributed = [layer for layer in sublayers(model) if isinstance(layer, keras.layers.TimeDistributed)]
     with patched(layers, "inner_loop",
-                 lambda layer: _tflite_inner_loop(layer, owner_name(model, layer), unroll, fused_lstm, report)), \
+                 lambda layer: _tflite_inner_loop(layer, layer.name, unroll, fused_lstm, report)), \
             patched(distributed, "call", _folded_time_distributed):
         yield report
 

@@ -6,13 +6,10 @@ from keras import tree
 
 from keras_dl.export.recurrent import cell_step
 from keras_dl.export.recurrent import input_structure
-from keras_dl.export.recurrent import owner_name
 from keras_dl.export.recurrent import patched
 from keras_dl.export.recurrent import recurrent_layers
 from keras_dl.export.recurrent import run_loop
 from keras_dl._layers import sublayers
-from keras_dl.layers import GRU
-from keras_dl.layers import LSTM
 
 # Layers that compute each time step from that step alone (on the last axis), so a model
 # made of them and of forward recurrent layers is causal and can run one step at a time.
@@ -63,7 +60,7 @@ def _check_causal(model, per_step_layers):
         if isinstance(layer, keras.layers.RNN) and layer.go_backwards:
             raise ValueError(f"Layer {layer.name!r} runs backwards in time (`go_backwards=True`): a step model "
                              f"cannot see the future. Export the sequence model instead.")
-        if isinstance(layer, (keras.layers.RNN, LSTM, GRU, keras.layers.TimeDistributed)):
+        if isinstance(layer, (keras.layers.RNN, keras.layers.TimeDistributed)):
             per_step.update(id(sub) for sub in sublayers(layer))
             continue
         if not _acts_on_features(layer):
@@ -206,9 +203,8 @@ def streaming_model(model, batch_size=1, step_inputs=None, per_step_layers=()):
     layers = recurrent_layers(model)
     states = {}
     for layer in layers:
-        owner = owner_name(model, layer)
         for i, state in enumerate(tree.flatten(layer.get_initial_state(1))):
-            name = f"{owner}_state_{i}"
+            name = f"{layer.name}_state_{i}"
             states[name] = keras.Input(tuple(state.shape[1:]), batch_size=batch_size, dtype=state.dtype, name=name)
     step = StreamingStep(model, _has_time_axis(model, step_inputs), name=f"{model.name}_step_layer")
     outputs, new_states = step(step_inputs, list(states.values()))

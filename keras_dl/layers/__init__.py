@@ -12,5 +12,5 @@ from keras_dl.layers.cells import RecurrentCell
 from keras_dl.layers.cells import UnitInterval
 from keras_dl.layers.cells import state_sizes
 from keras_dl.layers.reservoir import EchoStateCell
-from keras_dl.layers.fast_rnn import GRU
-from keras_dl.layers.fast_rnn import LSTM
+from keras_dl.layers.rnn import GRU
+from keras_dl.layers.rnn import LSTM

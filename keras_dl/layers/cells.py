@@ -443,12 +443,18 @@ class LeakyCell(RecurrentCell):
 
     def build(self, input_shape):
         super().build(input_shape)
-        low, high = (math.log(t) for t in self._tau_bounds)
-        log_tau = np.random.default_rng(self.seed).uniform(low, high, self.units) if high > low else np.full(self.units, low)
         self.leak = self.add_weight(
-            shape=(self.units,), initializer=keras.initializers.Constant(np.exp(-log_tau)),
+            shape=(self.units,), initializer=self.initial_leak,
             trainable=self.learn_time_constants, constraint=UnitInterval(1e-3), name="leak",
         )
+
+    def initial_leak(self, shape, dtype=None):
+        """`1 / tau` for `tau` log-uniform in `time_constants`, drawn from Keras' seeded random ops."""
+        low, high = (math.log(t) for t in self._tau_bounds)
+        # With seed=None the initializer takes its seed from Python's `random`, which
+        # `keras.utils.set_random_seed` seeds: reproducible either way.
+        log_tau = keras.initializers.RandomUniform(low, high, seed=self.seed)(shape, "float32")
+        return ops.cast(ops.exp(-log_tau), dtype)
 
     @property
     def tau(self):
@@ -596,11 +602,15 @@ class OrthogonalCell(RecurrentCell):
 
     def recurrent_matrix(self):
         """The orthogonal matrix `Q` (a function of the weight `skew`)."""
-        a = self.skew - ops.transpose(self.skew)
-        eye = ops.eye(self.units, dtype=self.compute_dtype)
+        # Solved in the variable dtype: under mixed precision there is no float16/bfloat16 solve
+        # on CPU, and half precision would lose Q's orthogonality.
+        skew = ops.cast(self.skew, self.variable_dtype)
+        a = skew - ops.transpose(skew)
+        eye = ops.eye(self.units, dtype=self.variable_dtype)
         d = np.ones(self.units, np.float32)
         d[self.units - self.negative_eigenvalues :] = -1.0
-        return ops.solve(eye + a, eye - a) * ops.convert_to_tensor(d, dtype=self.compute_dtype)
+        q = ops.solve(eye + a, eye - a) * ops.convert_to_tensor(d, dtype=self.variable_dtype)
+        return ops.cast(q, self.compute_dtype)
 
     def step(self, x, states):
         q = self.recurrent_matrix() if self._sequence_q is None else self._sequence_q

@@ -64,16 +64,23 @@ class EchoStateCell(RecurrentCell):
         self.connectivity = float(connectivity)
 
     def build(self, input_shape):
-        rng = np.random.default_rng(self.seed)
-        reservoir = rng.uniform(-1, 1, (self.units, self.units)) * (rng.random((self.units, self.units)) < self.connectivity)
+        # Keras' seeded random ops: `seed`, or with seed=None one drawn from Python's `random`,
+        # which `keras.utils.set_random_seed` seeds. A local generator, so it adds no weight.
+        seeds = keras.random.SeedGenerator(self.seed)
+
+        def uniform(shape, low, high):
+            return ops.convert_to_numpy(keras.random.uniform(shape, low, high, dtype="float64", seed=seeds))
+
+        square = (self.units, self.units)
+        reservoir = uniform(square, -1.0, 1.0) * (uniform(square, 0.0, 1.0) < self.connectivity)
         radius = spectral_radius(reservoir)
         if radius == 0:
             raise ValueError(f"`connectivity`={self.connectivity} left the {self.units}-unit reservoir without cycles; raise it.")
         # Through initializers, not assign (see RecurrentCell.initial_bias); they are left out of get_config.
         self.recurrent_initializer = keras.initializers.Constant(reservoir * (self.spectral_radius / radius))
         self.kernel_initializer = keras.initializers.Constant(
-            rng.uniform(-self.input_scaling, self.input_scaling, (input_shape[-1], self.units)))
-        self.bias_initializer = keras.initializers.Constant(rng.uniform(-self.bias_scaling, self.bias_scaling, self.units))
+            uniform((input_shape[-1], self.units), -self.input_scaling, self.input_scaling))
+        self.bias_initializer = keras.initializers.Constant(uniform((self.units,), -self.bias_scaling, self.bias_scaling))
         super().build(input_shape)
         for weight in (self.kernel, self.recurrent_kernel, self.bias):
             weight.trainable = False
