@@ -7,6 +7,7 @@ Importing it registers every serialisable class with Keras, so
 import os
 
 __version__ = "0.1.0"
+__all__ = ["data", "decoding", "diagnostics", "export", "layers", "metrics", "models", "sparsity"]
 
 # Before TensorFlow loads (the subpackages import it): keep its C++ log noise out of the output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,6 +1,8 @@
 """Argument checks shared by the library and the CLI, so every error names its argument."""
 
 import numbers
+import os
+import tempfile
 
 
 def positive_int(name, value):
@@ -29,3 +31,13 @@ def non_negative_float(name, value, below=None):
         bound = f"in [0, {below})" if below is not None else ">= 0"
         raise ValueError(f"`{name}` must be {bound}, got {value}.")
     return float(value)
+
+
+def writable_directory(name, path):
+    """Creates directory `path` if needed and checks it can be written, before any long work; raises naming `name`."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as error:
+        raise ValueError(f"`{name}` must be a writable directory, got {path!r}: {error.strerror}.") from None
+    return path

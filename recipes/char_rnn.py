@@ -34,6 +34,7 @@ from keras_dl.sparsity import prune_low_magnitude
 from keras_dl.sparsity import sparsity_report
 from keras_dl.sparsity import strip_pruning
 from recipes import _clipping
+from recipes import _resume
 
 PROMPT = b"def "
 TEMPERATURES = (0.5, 1.0)
@@ -78,9 +79,12 @@ def run(args):
     _checks.positive_float("--learning-rate", args.learning_rate)
     if args.prune_to is not None:
         _checks.non_negative_float("--prune-to", args.prune_to, below=1.0)
+        for name in ("embedding", "hidden"):  # Rows of the GRU's matrices, pruned in LiteRT's int8 blocks.
+            if getattr(args, name) % LITERT_INT8_BLOCK[0]:
+                raise ValueError(f"--prune-to prunes the GRU in {LITERT_INT8_BLOCK} blocks, so --{name} must be a "
+                                 f"multiple of {LITERT_INT8_BLOCK[0]}, got {getattr(args, name)}.")
     clipping = _clipping.optimizer_options(args)
-    os.makedirs(args.out, exist_ok=True)
-    keras.utils.set_random_seed(args.seed)
+    _checks.writable_directory("--out", args.out)
 
     data = dict(dataset=args.dataset, data_dir=args.data_dir)
     train = lm_dataset("train", args.seq_len, args.batch_size, seed=args.seed, **data)
@@ -88,30 +92,31 @@ def run(args):
     validation = lm_dataset("validation", args.seq_len, args.batch_size, shuffle=True, seed=args.seed,
                             reshuffle_each_iteration=False, **data)
 
+    # Seeded after the data: preparing a dataset the first time draws random numbers, a prepared one does not.
+    keras.utils.set_random_seed(args.seed)
     model = RNNLanguageModel(vocab_size=256, embedding_dim=args.embedding, units=args.hidden)
     model.build((None, None))  # BackupAndRestore needs the weights before fit.
     _compile(model, args.learning_rate, clipping)
     start = time.perf_counter()
-    history = model.fit(
-        train,
-        epochs=args.epochs,
-        steps_per_epoch=args.steps_per_epoch,
+    # A killed run continues from its last finished epoch when the same command runs again.
+    history = _resume.resumable_fit(
+        model, train, "train", args.out, args.epochs, args.steps_per_epoch,
         # The same batches every epoch, so the curve's points are comparable.
         validation_data=validation.take(args.validation_steps),
         shuffle=False,  # lm_dataset already shuffles; Keras cannot shuffle a tf.data pipeline.
-        # A crash mid-training resumes from the last finished epoch on the next run.
-        callbacks=[keras.callbacks.BackupAndRestore(os.path.join(args.out, "backup"))],
         verbose=args.verbose,
     )
     train_seconds = time.perf_counter() - start
     with atomic_path(os.path.join(args.out, "model.keras")) as tmp:
         model.save(tmp)
 
-    val_bpc = model.evaluate(validation, verbose=0, return_dict=True)["bpc"]
+    # The whole split in its stored order, so the figure is the same in a resumed run.
+    whole_validation = lm_dataset("validation", args.seq_len, args.batch_size, **data)
+    val_bpc = model.evaluate(whole_validation, verbose=0, return_dict=True)["bpc"]
     unigram_bpc = unigram_bits_per_character(
         corpus_byte_counts("train", **data), corpus_byte_counts("validation", **data)
     )
-    curves = {"train (epoch mean)": history.history["bpc"], "validation": history.history["val_bpc"]}
+    curves = {"train (epoch mean)": history["bpc"], "validation": history["val_bpc"]}
     plot_learning_curves(os.path.join(args.out, "learning_curve.png"), curves, {"unigram baseline": unigram_bpc},
                          ylabel="bits per character", title=f"char GRU-{args.hidden} on {args.dataset}")
     step = model.step_model()
@@ -125,7 +130,7 @@ def run(args):
     metrics = {
         "dataset": args.dataset,
         "val_bpc": float(val_bpc),
-        "train_bpc": float(history.history["bpc"][-1]),
+        "train_bpc": float(history["bpc"][-1]),
         "unigram_bpc": unigram_bpc,
         "epochs": args.epochs,
         "steps": args.epochs * args.steps_per_epoch,
@@ -136,11 +141,14 @@ def run(args):
         "clipping": clipping,
         "train_seconds": train_seconds,
         "train_bytes_per_second": args.epochs * args.steps_per_epoch * args.batch_size * args.seq_len / train_seconds,
-        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
+        "history": history,
     }
-    if args.prune_to is not None:
-        metrics["sparse"] = prune_and_finetune(model, train, validation, args)
+    # Written before pruning, so a failure there loses nothing computed so far.
     write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
+    if args.prune_to is not None:
+        metrics["sparse"] = prune_and_finetune(model, train, whole_validation, args)
+        write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
+    _resume.finish(args.out)
     return metrics
 
 
@@ -151,7 +159,10 @@ def prune_and_finetune(model, train, validation, args):
     prune_low_magnitude(model, schedule, block_size=LITERT_INT8_BLOCK, layers=[model.rnn])
     # The compiled train step captured the weights' constraints when it was traced: compile again.
     _compile(model, args.learning_rate / 3, _clipping.optimizer_options(args))
-    model.fit(train, steps_per_epoch=args.prune_steps, shuffle=False, verbose=args.verbose)
+    # Four backups along the ramp when the steps split evenly, so a killed run loses at most a quarter.
+    chunks = 4 if args.prune_steps % 4 == 0 else 1
+    _resume.resumable_fit(model, train, "prune", args.out, chunks, args.prune_steps // chunks, shuffle=False,
+                          verbose=args.verbose)
     sparse = strip_pruning(model)
     with atomic_path(os.path.join(args.out, "sparse_model.keras")) as tmp:
         sparse.save(tmp)  # Before compiling: a compile without an optimizer would save Keras' default one.

@@ -31,6 +31,7 @@ from keras_dl.layers import LSTMCell
 from keras_dl.layers import OrthogonalCell
 from keras_dl.models import RecurrentNetwork
 from recipes import _clipping
+from recipes import _resume
 
 CELLS = ("elman", "irnn", "lstm", "gru", "leaky", "orthogonal", "clockwork")
 TASKS = ("adding_problem", "copy_memory", "parity")
@@ -115,8 +116,7 @@ def run(args):
         raise ValueError(f"`--steps` ({args.steps}) must be a multiple of `--eval-every` ({args.eval_every}).")
     spec = task_spec(args.task, args.length)
     clipping = _clipping.optimizer_options(args)
-    os.makedirs(args.out, exist_ok=True)
-    keras.utils.set_random_seed(args.seed)
+    _checks.writable_directory("--out", args.out)
 
     config = dict(length=args.length, num_train=args.num_train, num_eval=args.num_eval, data_dir=args.data_dir)
 
@@ -124,17 +124,21 @@ def run(args):
         ds = task_dataset(args.task, split, args.batch_size, seed=args.seed, **config)
         return ds.map(lambda x, y: (spec["features"](x), y))
 
+    train = data("train")
+    # Seeded after the data: preparing a dataset the first time draws random numbers, a prepared one does not.
+    keras.utils.set_random_seed(args.seed)
     model = RecurrentNetwork(make_cell(args.cell, args.units, args.length, args.spectral_radius), spec["outputs"],
                              return_sequences=spec["sequences"], omega_weight=args.omega_weight)
+    model.build(tuple(train.element_spec[0].shape))  # BackupAndRestore needs the weights before fit.
     model.compile(OPTIMIZERS[args.optimizer](args.learning_rate, **clipping), spec["loss"])
     start = time.perf_counter()
-    history = model.fit(data("train"), epochs=args.steps // args.eval_every, steps_per_epoch=args.eval_every,
-                        validation_data=data("validation"), shuffle=False, verbose=args.verbose,
-                        # A diverged run (exploding gradients) stops at its first NaN loss and says so.
-                        callbacks=[keras.callbacks.TerminateOnNaN()])
+    # A killed run continues from its last evaluation when the same command runs again; a diverged run
+    # (exploding gradients) stops at its first NaN loss and says so (TerminateOnNaN).
+    history = _resume.resumable_fit(model, train, "train", args.out, args.steps // args.eval_every, args.eval_every,
+                                    validation_data=data("validation"), shuffle=False, verbose=args.verbose)
     seconds = time.perf_counter() - start
-    diverged = not all(math.isfinite(v) for v in history.history["loss"])
-    curves = {"train (mean over interval)": history.history["loss"], "validation": history.history.get("val_loss", [])}
+    diverged = not all(math.isfinite(v) for v in history["loss"])
+    curves = {"train (mean over interval)": history["loss"], "validation": history.get("val_loss", [])}
     curves = {label: values for label, values in curves.items() if values}
     title = f"{args.cell} on {args.task}, T={args.length}" + (f", {sorted(clipping.items())}" if clipping else "")
     plot_learning_curves(os.path.join(args.out, "learning_curve.png"), curves,
@@ -142,14 +146,15 @@ def run(args):
                          xlabel=f"training steps / {args.eval_every}", ylabel=spec["metric"], title=title)
     metrics = {
         "task": args.task, "length": args.length, "cell": args.cell, "units": args.units,
-        "metric": spec["metric"], "value": None if diverged else float(history.history["val_loss"][-1]),
+        "metric": spec["metric"], "value": None if diverged else float(history["val_loss"][-1]),
         "baseline": spec["baseline"], "diverged": diverged,
         "steps": args.steps, "eval_every": args.eval_every, "seconds": seconds, "optimizer": args.optimizer,
         "clipping": clipping, "omega_weight": args.omega_weight,
         "spectral_radius": args.spectral_radius, "params": int(model.count_params()),
-        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
+        "history": history,
     }
     write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
+    _resume.finish(args.out)
     return metrics
 
 

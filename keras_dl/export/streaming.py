@@ -1,5 +1,6 @@
 """Single-step (streaming) twins of causal sequence models, with the recurrent state as explicit inputs and outputs."""
 
+import copy
 import keras
 import tensorflow as tf
 from keras import tree
@@ -154,8 +155,8 @@ class StreamingStep(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config["model"] = keras.saving.deserialize_keras_object(config["model"])
-        return cls(**config)
+        # Keras' deserialisation consumes the dict it is given; the caller's config stays intact.
+        return cls(**{**config, "model": keras.saving.deserialize_keras_object(copy.deepcopy(config["model"]))})
 
 
 def streaming_model(model, batch_size=1, step_inputs=None, per_step_layers=()):

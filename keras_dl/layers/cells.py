@@ -398,7 +398,7 @@ class CoarseFineGRUCell(GRUCell):
         self._input_mask = mask
 
     def input_kernel(self):
-        return self.kernel * self._input_mask
+        return self.kernel * ops.convert_to_tensor(self._input_mask, self.compute_dtype)
 
 
 @_register
@@ -470,7 +470,7 @@ class LeakyCell(RecurrentCell):
 
     def get_config(self):
         config = super().get_config()
-        config.update(time_constants=self.time_constants, learn_time_constants=self.learn_time_constants,
+        config.update(time_constants=list(self.time_constants) if isinstance(self.time_constants, list) else self.time_constants, learn_time_constants=self.learn_time_constants,
                       activation=keras.activations.serialize(self.activation))
         return config
 
@@ -535,7 +535,7 @@ class ClockworkCell(RecurrentCell):
 
     def get_config(self):
         config = super().get_config()
-        config.update(periods=self.periods, activation=keras.activations.serialize(self.activation))
+        config.update(periods=list(self.periods), activation=keras.activations.serialize(self.activation))
         return config
 
 
@@ -680,5 +680,5 @@ class DelayCell(RecurrentCell):
 
     def get_config(self):
         config = super().get_config()
-        config.update(delays=self.delays, activation=keras.activations.serialize(self.activation))
+        config.update(delays=list(self.delays), activation=keras.activations.serialize(self.activation))
         return config

@@ -43,6 +43,12 @@ class EchoStateNetwork(keras.Model):
         self.reservoir = keras.layers.RNN(self.cell, return_sequences=True, name="reservoir")
         self.readout = keras.layers.Dense(output_dim, name="readout")
 
+    def build(self, input_shape):
+        # Built here, not on first call, so `load_model` creates the weights before it restores them.
+        self.reservoir.build(input_shape)
+        self.readout.build(tuple(input_shape[:-1]) + (self.cell.units,))
+        super().build(input_shape)
+
     def call(self, inputs):
         return self.readout(self.reservoir(inputs))
 

@@ -1,5 +1,6 @@
 """Recurrent token-level language model with a single-step streaming twin."""
 
+import copy
 import keras
 import tensorflow as tf
 
@@ -32,7 +33,8 @@ class _TokenLookup(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**{**config, "embedding": keras.saving.deserialize_keras_object(config["embedding"])})
+        # Keras' deserialisation consumes the dict it is given; the caller's config stays intact.
+        return cls(**{**config, "embedding": keras.saving.deserialize_keras_object(copy.deepcopy(config["embedding"]))})
 
 
 @keras.saving.register_keras_serializable(package="keras_dl")

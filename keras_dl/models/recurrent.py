@@ -80,31 +80,32 @@ class RecurrentNetwork(keras.Model):
             new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
             return new_states[0] + eps_t
 
-        initial = tf.zeros([tf.shape(inputs)[0], state_sizes(self.cell)[0]])
+        initial = tf.zeros([tf.shape(inputs)[0], state_sizes(self.cell)[0]], self.compute_dtype)
         time_major = tf.transpose(inputs, [1, 0, 2]), tf.transpose(perturbation, [1, 0, 2])
         return tf.transpose(tf.scan(step, time_major, initializer=initial), [1, 0, 2])
 
     def predict_and_omega(self, x, y, sample_weight=None):
         """`(y_pred, loss, omega)` on one batch, differentiable in the weights (`g` held constant)."""
-        x = tf.convert_to_tensor(x, self.compute_dtype)
+        x = tf.cast(x, self.compute_dtype)
         if not self.built:
             self.build(tuple(x.shape))
         shape = tf.shape(x)
         batch, steps, units = shape[0], shape[1], state_sizes(self.cell)[0]
-        perturbation = tf.zeros([batch, steps, units])
+        perturbation = tf.zeros([batch, steps, units], self.compute_dtype)
         with tf.GradientTape() as probe:
             probe.watch(perturbation)
             states = self._scan(x, perturbation)
             y_pred = self.head(states if self.return_sequences else states[:, -1])
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
         g = tf.reshape(tf.stop_gradient(probe.gradient(loss, perturbation)), [-1, units])  # g_{k+1}, k = 0..T-1
-        previous = tf.concat([tf.zeros([batch, 1, units]), states[:, :-1]], axis=1)  # h_k, k = 0..T-1
+        previous = tf.concat([tf.zeros([batch, 1, units], states.dtype), states[:, :-1]], axis=1)  # h_k, k = 0..T-1
         previous = tf.reshape(previous, [-1, units])
         with tf.GradientTape() as step_tape:
             step_tape.watch(previous)
             _, following = self.cell(tf.reshape(x, [batch * steps, -1]), [previous], training=False)
             following = following[0] if isinstance(following, (list, tuple)) else following
         carried = step_tape.gradient(following, previous, output_gradients=g)  # g_{k+1} dh_{k+1}/dh_k
+        carried, g = tf.cast(carried, "float32"), tf.cast(g, "float32")  # The ratio in float32 under mixed precision.
         # sqrt(. + tiny), not tf.norm: the norm's gradient at a zero vector (dead ReLU units) is NaN.
         ratio = tf.sqrt(tf.reduce_sum(tf.square(carried), -1) + 1e-20) / (tf.norm(g, axis=-1) + 1e-12)
         omega = tf.reduce_mean(tf.reduce_sum(tf.reshape(tf.square(ratio - 1.0), [batch, steps]), axis=1))
@@ -124,7 +125,9 @@ class RecurrentNetwork(keras.Model):
                 loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
                 omega = tf.constant(0.0)
             total = loss + self.omega_weight * omega
-        self.optimizer.apply(tape.gradient(total, self.trainable_weights), self.trainable_weights)
+            # Under mixed_float16 Keras' optimizer is a LossScaleOptimizer; `apply` unscales.
+            scaled = self.optimizer.scale_loss(total)
+        self.optimizer.apply(tape.gradient(scaled, self.trainable_weights), self.trainable_weights)
         for metric in self.metrics:
             if metric.name == "loss":
                 metric.update_state(loss)

@@ -31,7 +31,7 @@ def test_char_rnn_beats_the_unigram_baseline_by_a_bit_per_char(data_dir, tmp_pat
     assert sparse["sparsity"]["embedding/embeddings"] == 0.0
     assert sparse["val_bpc"] < metrics["unigram_bpc"] - 0.5
     assert (tmp_path / "sparse_model.keras").stat().st_size > 0
-    assert not (tmp_path / "backup").exists()  # BackupAndRestore cleans up after a finished run.
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("backup_")]  # Removed after a finished run.
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,53 @@ def test_clipping_flags_reach_the_keras_optimizer(tmp_path, flag, attribute):
     char_rnn._compile(model, 1e-3, _clipping.optimizer_options(args))
     assert getattr(model.optimizer, attribute) == 0.5
     assert [name for name in ("clipnorm", "clipvalue", "global_clipnorm") if getattr(model.optimizer, name)] == [attribute]
+
+
+TINY = ["--hidden", "16", "--embedding", "16", "--seq-len", "32", "--batch-size", "8", "--epochs", "3",
+        "--steps-per-epoch", "40", "--validation-steps", "2", "--prune-to", "0.5", "--prune-steps", "40",
+        "--sample-length", "10", "--verbose", "0"]
+
+
+def _run_until(out, data_dir, backup=None, epoch=None):
+    """Runs the recipe in a fresh process; with `backup`, SIGKILLs it once that phase has backed up `epoch`."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "recipes.char_rnn", "--out", str(out), "--data-dir", data_dir, *TINY]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if backup is None:
+        assert process.wait(timeout=600) == 0, process.stderr.read()[-3000:]
+        return
+    metadata = out / f"backup_{backup}" / "training_metadata.json"
+    deadline = time.time() + 600
+    while time.time() < deadline and process.poll() is None:
+        if metadata.exists() and json.loads(metadata.read_text() or "{}").get("epoch", 0) >= epoch:
+            os.kill(process.pid, signal.SIGKILL)  # Mid-epoch: the next epoch has started.
+            break
+        time.sleep(0.05)
+    assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+
+
+@pytest.mark.slow
+def test_a_run_killed_twice_with_sigkill_resumes_to_the_metrics_of_an_uninterrupted_run(data_dir, tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    _run_until(straight, data_dir)
+    _run_until(killed, data_dir, backup="train", epoch=1)
+    assert not (killed / "metrics.json").exists()
+    _run_until(killed, data_dir, backup="prune", epoch=2)  # Resumes training, then is killed while pruning.
+    assert (killed / "metrics.json").exists()  # Training's results were written before pruning started.
+    _run_until(killed, data_dir)
+    a, b = (json.loads((path / "metrics.json").read_text()) for path in (straight, killed))
+    for key, values in a["history"].items():
+        assert values == pytest.approx(b["history"][key], abs=1e-4), key
+    for key in ("val_bpc", "train_bpc"):
+        assert a[key] == pytest.approx(b[key], abs=1e-4), key
+    # Killed while pruning, the run resumes with the same masks and step, but its weights end up to ~0.03 from
+    # the uninterrupted run's (not found why yet; the training phase matches to 1e-4): a known gap, not noise.
+    assert a["sparse"]["sparsity"] == b["sparse"]["sparsity"]
+    assert a["sparse"]["val_bpc"] == pytest.approx(b["sparse"]["val_bpc"], abs=0.1)
+    assert len(b["history"]["val_bpc"]) == 3  # The learning curve holds the killed run's epochs too.
+    assert not [p.name for p in killed.iterdir() if p.name.startswith("backup_") or p.name.endswith(".csv")]

@@ -1,0 +1,111 @@
+"""`fit` that a killed run continues: Keras' BackupAndRestore, the same batches, the whole learning curve.
+
+Run the same command again after a crash (or SIGKILL) and training continues from the
+last finished epoch. Keras' `BackupAndRestore` restores the weights, optimizer state and
+any pruning masks and steps (they are weights); this adds what it does not restore:
+
+- the data: an epoch's batches depend only on the epoch, because the training stream is
+  deterministic and a resumed run skips the batches of the epochs already done;
+- the learning curve: every finished epoch's logs are in a CSV file (Keras' `CSVLogger`,
+  appending), and the history returned covers all epochs, not only the resumed ones.
+
+So a resumed run ends with the metrics of an uninterrupted one, within float noise.
+"""
+
+import csv
+import json
+import os
+import shutil
+
+import keras
+
+# Keras' BackupAndRestore records the next epoch to run here (keras/callbacks/backup_and_restore.py).
+_METADATA = "training_metadata.json"
+
+
+def _resumed_epoch(backup_dir):
+    try:
+        with open(os.path.join(backup_dir, _METADATA)) as f:
+            return int(json.load(f)["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _read_log(path, epochs):
+    """The CSV log's rows for epochs `< epochs`, the last row of each epoch winning (a run killed between
+    writing the row and the backup repeats that epoch)."""
+    if not os.path.exists(path):
+        return {}
+    rows = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if int(row["epoch"]) < epochs:
+                rows[int(row["epoch"])] = row
+    history = {}
+    for epoch in sorted(rows):
+        for key, value in rows[epoch].items():
+            if key != "epoch" and value != "NA":  # CSVLogger writes NA for val_* columns without validation.
+                history.setdefault(key, []).append(float(value))
+    return history
+
+
+def resumable_fit(model, train, name, out, epochs, steps_per_epoch, callbacks=(), **fit_kwargs):
+    """`model.fit(train, ...)` that continues a killed run of the same command; returns the whole history.
+
+    Args:
+        model: a built, compiled model.
+        train: a deterministic, repeating `tf.data` stream of batches (the same seed each run).
+        name: the training phase's name (its backup is `out/backup_<name>`, its log `out/<name>_log.csv`).
+        out: the run's output directory.
+        epochs, steps_per_epoch: as in `fit`.
+        callbacks: more callbacks.
+        **fit_kwargs: passed to `fit` (validation data, verbosity, ...).
+
+    Returns:
+        `{metric: [one value per epoch]}` over all epochs, the resumed run's and the killed ones'.
+    """
+    backup = os.path.join(out, f"backup_{name}")
+    log = os.path.join(out, f"{name}_log.csv")
+    done = _resumed_epoch(backup)
+    if done == 0 and os.path.exists(log):
+        os.remove(log)  # A log without a backup is from an older, finished or unrelated run.
+    earlier = _read_log(log, done)
+    if done:
+        print(f"{name}: resuming after epoch {done} of {epochs} from {backup}", flush=True)
+        _rewrite_log(log, earlier)
+    history = model.fit(
+        train.skip(done * steps_per_epoch),  # The batches the killed run had already used.
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        # Kept after fit (`finish` removes them): a run killed in a later phase resumes this one at its end.
+        callbacks=[keras.callbacks.BackupAndRestore(backup, delete_checkpoint=False),
+                   keras.callbacks.CSVLogger(log, append=True),
+                   keras.callbacks.TerminateOnNaN(), *callbacks],
+        **fit_kwargs,
+    ).history
+    for key, values in history.items():
+        earlier.setdefault(key, [])
+        earlier[key] = earlier[key][:done] + [float(v) for v in values]
+    return earlier
+
+
+def _rewrite_log(path, history):
+    """Drops rows of epochs the resumed run will redo, so the log holds each epoch once."""
+    keys = sorted(history)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", *keys])
+        for epoch in range(len(history[keys[0]]) if keys else 0):
+            writer.writerow([epoch, *(history[key][epoch] for key in keys)])
+    os.replace(tmp, path)
+
+
+def finish(out):
+    """Removes the backups and logs of a run that has written all its results."""
+    for entry in os.listdir(out):
+        path = os.path.join(out, entry)
+        if entry.startswith("backup_") and os.path.isdir(path):
+            shutil.rmtree(path)
+        elif entry.endswith("_log.csv"):
+            os.remove(path)

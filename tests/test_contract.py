@@ -1,0 +1,157 @@
+"""Every public class of keras_dl, held to the layer contract (`tests/contract.py`)."""
+
+import inspect
+
+import keras
+import numpy as np
+import pytest
+
+import keras_dl
+from keras_dl import export
+from keras_dl import layers
+from keras_dl import models
+from keras_dl import sparsity
+from contract import CHECKS
+from contract import B
+from contract import D
+from contract import PAD
+from contract import T
+from contract import Case
+from contract import in_model
+from contract import in_rnn
+from contract import run_contract
+from contract import sequence_inputs
+
+VOCAB = 11
+
+
+def tokens(rng, steps=T):
+    return rng.integers(0, VOCAB, (B, steps)).astype(np.int32)
+
+
+def with_readout(cell, masking=False):
+    """A cell in `RNN` with a trainable readout (a reservoir has no trainable weights of its own)."""
+    inputs = keras.Input((None, D))
+    h = keras.layers.RNN(cell, return_sequences=True)(keras.layers.Masking(PAD)(inputs) if masking else inputs)
+    return keras.Model(inputs, keras.layers.Dense(2, kernel_initializer="ones")(h))  # The same in every copy.
+
+
+def streaming_lm(batch_size=B):
+    inputs = keras.Input((None,), dtype="int32", name="tokens")
+    h = keras.layers.Embedding(VOCAB, 4)(inputs)
+    h = keras.layers.GRU(6, return_sequences=True, dropout=0.2, name="gru")(h)
+    return export.streaming_model(keras.Model(inputs, keras.layers.Dense(VOCAB)(h)), batch_size=batch_size)
+
+
+def streaming_inputs(rng):
+    return {"tokens": rng.integers(0, VOCAB, (B,)).astype(np.int32),
+            "gru_state_0": rng.normal(size=(B, 6)).astype(np.float32)}
+
+
+def cell_case(make, state_width=4, model=in_rnn):
+    return Case(make=make, model=model, inputs=sequence_inputs, output_shapes=(B, T, state_width), mask=True,
+                phone=True)
+
+
+def lm_case(make, **kwargs):
+    return Case(make=make, inputs=tokens, output_shapes=(B, T, VOCAB), phone=True,
+                tflite_model=lambda model: model.step_model(), **kwargs)
+
+
+SCHEDULE = sparsity.PolynomialDecay(0.0, 0.5, begin_step=0, end_step=4, frequency=1)
+HALF_FLOAT_OUTPUTS = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+
+CASES = {
+    # Cells, each in keras.layers.RNN (dropout where the cell has it, so seeds cover the masks).
+    "ElmanCell": cell_case(lambda: layers.ElmanCell(4, dropout=0.2, recurrent_dropout=0.2)),
+    "LSTMCell": cell_case(lambda: layers.LSTMCell(4, peepholes=True, layer_norm=True, dropout=0.2)),
+    "GRUCell": cell_case(lambda: layers.GRUCell(4, reset_after=False, recurrent_dropout=0.2)),
+    "CoarseFineGRUCell": cell_case(lambda: layers.CoarseFineGRUCell(4)),
+    "LeakyCell": cell_case(lambda: layers.LeakyCell(4, time_constants=(1, 10), learn_time_constants=True)),
+    "ClockworkCell": cell_case(lambda: layers.ClockworkCell(4, periods=(1, 2))),
+    "OrthogonalCell": cell_case(lambda: layers.OrthogonalCell(4, negative_eigenvalues=1, dropout=0.2)),
+    "DelayCell": cell_case(lambda: layers.DelayCell(4, delays=(1, 3))),
+    "EchoStateCell": cell_case(lambda: layers.EchoStateCell(8, spectral_radius=0.9, connectivity=0.5),
+                               state_width=2, model=with_readout),
+    # Whole-sequence layers.
+    "LSTM": Case(make=lambda: layers.LSTM(4, return_sequences=True, dropout=0.2), model=in_model,
+                 inputs=sequence_inputs, output_shapes=(B, T, 4), mask=True, phone=True),
+    "GRU": Case(make=lambda: layers.GRU(4, return_sequences=True, recurrent_dropout=0.2), model=in_model,
+                inputs=sequence_inputs, output_shapes=(B, T, 4), mask=True, phone=True),
+    # Models.
+    "RNNLanguageModel": lm_case(lambda: models.RNNLanguageModel(VOCAB, embedding_dim=4, units=6, dropout=0.2)),
+    "SparseRNNLanguageModel": lm_case(lambda: models.SparseRNNLanguageModel(
+        VOCAB, embedding_dim=16, units=16, schedule=SCHEDULE)),
+    "WaveRNN": Case(make=lambda: models.WaveRNN(units=32, schedule=SCHEDULE),
+                    inputs=lambda rng: rng.integers(0, 65536, (B, T + 1)).astype(np.int32),
+                    output_shapes={"coarse": (B, T, 256), "fine": (B, T, 256)}, phone=True,
+                    tflite_model=lambda model: model.step_model()),
+    "RecurrentNetwork": Case(make=lambda: models.RecurrentNetwork(layers.ElmanCell(4), outputs=2, return_sequences=True,
+                                                                  omega_weight=0.5),
+                             inputs=sequence_inputs, output_shapes=(B, T, 2)),
+    "EchoStateNetwork": Case(make=lambda: models.EchoStateNetwork(8, 2, connectivity=0.5), inputs=sequence_inputs,
+                             output_shapes=(B, T, 2)),
+    # The streaming step of any causal model (a GRU language model here).
+    "StreamingStep": Case(make=streaming_lm, inputs=streaming_inputs,
+                          output_shapes={"outputs": (B, VOCAB), "gru_state_0": (B, 6)}, phone=True,
+                          tflite_model=lambda model: streaming_lm(batch_size=1)),
+}
+
+# Public classes that are not layers, cells or models, and where their behaviour is tested.
+NOT_LAYERS = {
+    "RecurrentCell": "abstract base of the cells above; every subclass has a case",
+    "MagnitudePruning": "a weight constraint, a Layer only so Keras saves its mask and step with the pruned layer; "
+                        "tests/sparsity/test_pruning_state.py saves it mid-ramp and resumes in a fresh process, and "
+                        "the SparseRNNLanguageModel and WaveRNN cases save it mid-training",
+    "UnitInterval": "a constraint: serialisation below",
+    "ConstantSparsity": "a pruning schedule: serialisation below, values against tfmot in tests/sparsity",
+    "PolynomialDecay": "a pruning schedule: serialisation below, values against tfmot in tests/sparsity",
+    "PruningSchedule": "abstract base of the schedules",
+    "PrunableWeight": "a declaration record (tests/sparsity/test_pruning_state.py)",
+    "SparsitySummaries": "a callback (tests/sparsity/test_pruning.py)",
+    "BitsPerCharacter": "a metric: serialisation below, values in tests/metrics",
+    "GradientFlowMonitor": "a callback (tests/diagnostics)",
+    "TFLiteModel": "a LiteRT runner (tests/export)",
+    "SequenceTask": "a TFDS builder base (tests/data)",
+    "SequenceTaskConfig": "a TFDS builder config (tests/data)",
+    "AddingProblem": "a TFDS builder (tests/data)",
+    "CopyMemory": "a TFDS builder (tests/data)",
+    "Parity": "a TFDS builder (tests/data)",
+    "PythonSource": "a TFDS builder (tests/data)",
+}
+
+
+def public_classes():
+    found = {}
+    for name in keras_dl.__all__:
+        module = getattr(keras_dl, name)
+        for attribute in dir(module):
+            value = getattr(module, attribute)
+            if not attribute.startswith("_") and inspect.isclass(value) and value.__module__.startswith("keras_dl."):
+                found[attribute] = value
+    return found
+
+
+def test_every_public_class_has_a_contract_case():
+    classes = public_classes()
+    layer_classes = {name for name, cls in classes.items() if issubclass(cls, keras.layers.Layer)}
+    assert layer_classes - set(NOT_LAYERS) - set(CASES) == set(), "public layers without a contract case"
+    assert set(classes) - set(CASES) - set(NOT_LAYERS) == set(), "public classes neither in CASES nor NOT_LAYERS"
+    assert set(CASES) | set(NOT_LAYERS) <= set(classes), "cases for classes that are not public"
+
+
+def _applicable(case, check):
+    return not ((check == "masking" and not case.mask) or (check == "tflite" and not case.phone))
+
+
+@pytest.mark.parametrize("name,check", [(name, check) for name, case in CASES.items() for check in CHECKS
+                                        if _applicable(case, check)])
+def test_contract(name, check, tmp_path):
+    run_contract(CASES[name], check, tmp_path)
+
+
+@pytest.mark.parametrize("obj", [layers.UnitInterval(0.01), SCHEDULE, sparsity.ConstantSparsity(0.5, 3, 9, 2),
+                                 keras_dl.metrics.BitsPerCharacter()], ids=type)
+def test_serialisable_objects_round_trip(obj):
+    copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(obj))
+    assert type(copy) is type(obj) and copy.get_config() == obj.get_config()
