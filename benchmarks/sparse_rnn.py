@@ -338,7 +338,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="LiteRT threads")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity")
     for key, value in FULL.items():
-        parser.add_argument(f"--{key.replace('_', '-')}", type=int, default=None, help=f"default {value} ({QUICK[key]} with --quick)")
+        parser.add_argument(f"--{key.replace('_', '-')}", type=int, default=None,
+                            help=f"default {value} ({QUICK[key]} with --quick)")
     args = parser.parse_args(argv)
     cfg = dict(QUICK if args.quick else FULL)
     for key in cfg:

@@ -5,6 +5,7 @@ import importlib.metadata
 import json
 import os
 import sys
+import zipfile
 
 RECIPE_GROUP = "keras_dl.recipes"
 MODEL_FILE = "model.keras"
@@ -35,7 +36,13 @@ def _load_model(path):
     file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
     if not os.path.isfile(file) or not file.endswith(".keras"):
         raise FileNotFoundError(f"`PATH`: {path!r} is not a .keras file and holds no {MODEL_FILE}.")
-    return keras.models.load_model(file)
+    # A .keras file is a zip archive; Keras answers a truncated one with a misleading "File not found".
+    if not zipfile.is_zipfile(file):
+        raise ValueError(f"`PATH`: {file!r} is not a readable .keras file (truncated or corrupt?).")
+    try:
+        return keras.models.load_model(file)
+    except (zipfile.BadZipFile, KeyError, OSError) as error:
+        raise ValueError(f"`PATH`: {file!r} is not a readable .keras file (truncated or corrupt?): {error}") from None
 
 
 def _load_language_model(directory, filename=MODEL_FILE):

@@ -5,22 +5,22 @@ import inspect
 import keras
 import numpy as np
 import pytest
+from contract import CHECKS
+from contract import PAD
+from contract import B
+from contract import Case
+from contract import D
+from contract import T
+from contract import in_model
+from contract import in_rnn
+from contract import run_contract
+from contract import sequence_inputs
 
 import keras_dl
 from keras_dl import export
 from keras_dl import layers
 from keras_dl import models
 from keras_dl import sparsity
-from contract import CHECKS
-from contract import B
-from contract import D
-from contract import PAD
-from contract import T
-from contract import Case
-from contract import in_model
-from contract import in_rnn
-from contract import run_contract
-from contract import sequence_inputs
 
 VOCAB = 11
 

@@ -11,7 +11,6 @@ import sysconfig
 import zlib
 
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_dl import _checks

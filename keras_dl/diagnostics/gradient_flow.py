@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_dl import _checks
+from keras_dl._layers import sublayers
 from keras_dl.diagnostics.plots import gradient_norms_png
 from keras_dl.layers import GRUCell
 from keras_dl.layers import LSTMCell
@@ -22,7 +23,7 @@ def _recurrent_layer(model, layer=None):
     if isinstance(layer, str):
         layer = model.get_layer(layer)
     if layer is None:
-        found = [sub for sub in model._flatten_layers(include_self=False, recursive=True) if hasattr(sub, "cell")]
+        found = [sub for sub in sublayers(model)[1:] if hasattr(sub, "cell")]
         if len(found) != 1:
             raise ValueError(f"`layer` must name the recurrent layer to inspect: `model` has {len(found)} layers with "
                              f"a `cell` ({[sub.name for sub in found]}).")
@@ -144,7 +145,7 @@ def recurrent_spectral_radii(model):
     recurrence (`OrthogonalCell`) report their `recurrent_matrix()`.
     """
     rows = []
-    for cell in model._flatten_layers(include_self=False, recursive=True):
+    for cell in sublayers(model)[1:]:
         if hasattr(cell, "recurrent_matrix"):
             rows.append({"cell": cell.name, "gate": "W", "spectral_radius": spectral_radius(cell.recurrent_matrix())})
         elif hasattr(cell, "recurrent_kernel") and hasattr(cell, "units"):

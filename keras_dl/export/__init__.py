@@ -9,10 +9,10 @@ from keras_dl.export.recurrent import recurrent_sequence_model
 from keras_dl.export.recurrent import recurrent_step_model
 from keras_dl.export.recurrent import tflite_recurrence
 from keras_dl.export.saved_model import export_saved_model
-from keras_dl.export.tflite import QUANTIZATIONS
-from keras_dl.export.tflite import TFLiteModel
 from keras_dl.export.streaming import StreamingStep
 from keras_dl.export.streaming import streaming_model
+from keras_dl.export.tflite import QUANTIZATIONS
+from keras_dl.export.tflite import TFLiteModel
 from keras_dl.export.tflite import export_tflite
 from keras_dl.export.tflite import median_invoke_seconds
 from keras_dl.export.tflite import op_names

@@ -1,16 +1,17 @@
 """Single-step (streaming) twins of causal sequence models, with the recurrent state as explicit inputs and outputs."""
 
 import copy
+
 import keras
 import tensorflow as tf
 from keras import tree
 
+from keras_dl._layers import sublayers
 from keras_dl.export.recurrent import cell_step
 from keras_dl.export.recurrent import input_structure
 from keras_dl.export.recurrent import patched
 from keras_dl.export.recurrent import recurrent_layers
 from keras_dl.export.recurrent import run_loop
-from keras_dl._layers import sublayers
 
 # Layers that compute each time step from that step alone (on the last axis), so a model
 # made of them and of forward recurrent layers is causal and can run one step at a time.

@@ -4,11 +4,11 @@ import os
 import re
 import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 from ai_edge_litert import interpreter as litert
 from keras import tree
+
 # The converter's error type has no public name; the flatbuffer schema and reader are TF's own tooling.
 from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.python import schema_util
@@ -16,11 +16,10 @@ from tensorflow.lite.python.convert_phase import ConverterError
 from tensorflow.lite.tools import flatbuffer_utils
 
 from keras_dl import _checks
+from keras_dl._layers import sublayers
 from keras_dl.export.atomic import atomic_path
 from keras_dl.export.recurrent import input_structure
-from keras_dl._layers import sublayers
 from keras_dl.export.recurrent import tflite_recurrence
-
 
 QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "int8")
 
@@ -245,7 +244,12 @@ class TFLiteModel:
                 content = f.read()
         if content[4:8] != b"TFL3":  # the flatbuffer file identifier of every .tflite file
             raise ValueError(f"`model` is not a TFLite file (no 'TFL3' identifier): {os.fspath(model)[:200]!r}.")
-        flatbuffer = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+        name = "bytes" if "model_content" in source else repr(os.fspath(model))
+        try:
+            flatbuffer = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+        except Exception as error:  # The flatbuffer reader fails in many ways on a truncated or corrupt file.
+            raise ValueError(f"`model` {name} is not a readable TFLite file (truncated or corrupt?): "
+                             f"{type(error).__name__}: {error}") from None
         self.op_names = op_names(flatbuffer)
         self.sparse_tensors = _sparse_tensors(flatbuffer)
         # LiteRT's fused LSTM keeps its state in variable tensors, which carry over from one
@@ -262,7 +266,10 @@ class TFLiteModel:
         )
         # Kept to build a second interpreter for timing (see median_latency).
         self._interpreter_args = dict(source, num_threads=num_threads, experimental_op_resolver_type=resolver)
-        self.interpreter = litert.Interpreter(**self._interpreter_args)
+        try:
+            self.interpreter = litert.Interpreter(**self._interpreter_args)
+        except ValueError as error:  # LiteRT's flatbuffer verifier rejects the file.
+            raise ValueError(f"`model` {name} is not a valid TFLite model: {error}") from None
         signatures = self.interpreter.get_signature_list()
         if signature is None:
             if len(signatures) != 1:

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 from keras import tree
 
-from keras_dl.export.recurrent import input_structure
 from keras_dl._layers import sublayers
+from keras_dl.export.recurrent import input_structure
 from keras_dl.export.tflite import TFLiteModel
 
 

@@ -470,7 +470,8 @@ class LeakyCell(RecurrentCell):
 
     def get_config(self):
         config = super().get_config()
-        config.update(time_constants=list(self.time_constants) if isinstance(self.time_constants, list) else self.time_constants, learn_time_constants=self.learn_time_constants,
+        time_constants = list(self.time_constants) if isinstance(self.time_constants, list) else self.time_constants
+        config.update(time_constants=time_constants, learn_time_constants=self.learn_time_constants,
                       activation=keras.activations.serialize(self.activation))
         return config
 

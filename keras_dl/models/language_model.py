@@ -1,6 +1,7 @@
 """Recurrent token-level language model with a single-step streaming twin."""
 
 import copy
+
 import keras
 import tensorflow as tf
 

@@ -279,7 +279,8 @@ def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diago
             raise ValueError(f"{weight.path} is already pruned; call prune_low_magnitude once per model.")
         block = check_block_size(block_size, weight.shape, weight.path)
         if weight.shape[-1] // gates % block[1]:
-            raise ValueError(f"`block_size` {block} does not divide the gates (width {weight.shape[-1] // gates}) of {weight.path}.")
+            raise ValueError(f"`block_size` {block} does not divide the gates (width {weight.shape[-1] // gates}) "
+                             f"of {weight.path}.")
     for target in targets:
         weight, gates = target.weight, target.spec.gates
         per_gate = gate_schedules is not None and gates == len(gate_schedules) > 1

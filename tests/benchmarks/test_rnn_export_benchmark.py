@@ -12,7 +12,7 @@ def test_quick_benchmark_times_every_form_from_its_own_file(tmp_path):
     keras_dl_forms = {"unrolled", "WHILE", "streaming step x T"}
     assert set(rows) == ({("lstm", f) for f in keras_dl_forms | {"fused LSTM"}} | {("gru", f) for f in keras_dl_forms}
                          | {(cell, f) for cell in ("lstm", "gru") for f in (rnn_export.FLEX, rnn_export.STOCK_WHILE)})
-    for (cell, form), row in rows.items():
+    for (_, form), row in rows.items():
         assert row["size_bytes"] > 0
         if form == rnn_export.FLEX:
             # Keras' exporter as it comes keeps the TensorList loop as Flex kernels.

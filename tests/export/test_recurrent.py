@@ -18,8 +18,8 @@ from keras_dl.layers import GRUCell
 from keras_dl.layers import LeakyCell
 from keras_dl.layers import LSTMCell
 from keras_dl.layers import OrthogonalCell
-from keras_dl.sparsity import ConstantSparsity
 from keras_dl.sparsity import LITERT_INT8_BLOCK
+from keras_dl.sparsity import ConstantSparsity
 from keras_dl.sparsity import prune_low_magnitude
 from keras_dl.sparsity import strip_pruning
 

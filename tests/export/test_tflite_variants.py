@@ -45,7 +45,8 @@ VARIANTS = [
 
 
 @pytest.mark.parametrize("quantization, sparse, block, litert_block, tolerance", VARIANTS)
-def test_variant_matches_keras_and_holds_the_expected_sparse_blocks(quantization, sparse, block, litert_block, tolerance, tmp_path):
+def test_variant_matches_keras_and_holds_the_expected_sparse_blocks(quantization, sparse, block, litert_block, tolerance,
+                                                                   tmp_path):
     model = pruned_mlp(block)
     path = export_tflite(model, str(tmp_path / "m.tflite"), quantization=quantization, sparse=sparse,
                          representative_dataset=representative if quantization == "int8" else None)

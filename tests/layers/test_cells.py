@@ -57,7 +57,7 @@ def numpy_reference(cell, x):
     for t in range(x.shape[1]):
         xt = x[:, t]
         if isinstance(cell, ElmanCell):
-            act = np.maximum(0, (pre := xt @ W + h @ U + b)) if cell.irnn else np.tanh(xt @ W + h @ U + b)
+            act = np.maximum(0, xt @ W + h @ U + b) if cell.irnn else np.tanh(xt @ W + h @ U + b)
             h = act
         elif isinstance(cell, LSTMCell):
             xw, hu = xt @ W, h @ U

@@ -1,0 +1,96 @@
+"""Property-based checks (hypothesis): bad values raise errors that name their argument; corrupt files are refused."""
+
+import subprocess
+import sys
+
+import keras
+import pytest
+import tensorflow_model_optimization as tfmot
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from keras_dl import layers
+from keras_dl import models
+from keras_dl.export import TFLiteModel
+from keras_dl.export import export_tflite
+from keras_dl.sparsity import ConstantSparsity
+from keras_dl.sparsity import PolynomialDecay
+
+BAD_INTS = st.one_of(st.integers(max_value=0), st.floats(allow_nan=True), st.booleans(), st.text(max_size=3),
+                     st.none())
+CELLS = [layers.ElmanCell, layers.LSTMCell, layers.GRUCell, layers.LeakyCell, layers.ClockworkCell,
+         layers.OrthogonalCell, layers.DelayCell, layers.EchoStateCell]
+
+
+@settings(max_examples=60, deadline=None)
+@given(cell=st.sampled_from(CELLS), units=BAD_INTS)
+def test_cells_name_a_bad_units(cell, units):
+    with pytest.raises((ValueError, TypeError), match="`units`"):
+        cell(units)
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=st.sampled_from(["vocab_size", "embedding_dim", "units"]), value=BAD_INTS)
+def test_language_model_names_a_bad_size(name, value):
+    with pytest.raises((ValueError, TypeError), match=f"`{name}`"):
+        models.RNNLanguageModel(**{name: value})
+
+
+@settings(max_examples=40, deadline=None)
+@given(dropout=st.one_of(st.floats(max_value=-1e-9), st.floats(min_value=1.0), st.text(max_size=2)))
+def test_cells_name_a_bad_dropout(dropout):
+    with pytest.raises((ValueError, TypeError), match="`dropout`"):
+        layers.GRUCell(4, dropout=dropout)
+
+
+def _accepts(make):
+    try:
+        make()
+        return True
+    except (ValueError, TypeError):
+        return False
+
+
+STEPS = st.integers(-3, 30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(initial=st.floats(-0.5, 1.5), final=st.floats(-0.5, 1.5), begin=STEPS, end=STEPS, frequency=st.integers(-2, 5))
+def test_schedules_accept_what_tfmots_accept(initial, final, begin, end, frequency):
+    ours = _accepts(lambda: PolynomialDecay(initial, final, begin, end, frequency=frequency))
+    theirs = _accepts(lambda: tfmot.sparsity.keras.PolynomialDecay(initial, final, begin, end, frequency=frequency))
+    # tfmot accepts end_step == begin_step and then divides by zero at the first step; keras_dl refuses it.
+    assert ours == (theirs and end != begin)
+    ours = _accepts(lambda: ConstantSparsity(final, begin, end, frequency))
+    theirs = _accepts(lambda: tfmot.sparsity.keras.ConstantSparsity(final, begin, end, frequency))
+    assert ours == theirs
+
+
+@pytest.fixture(scope="module")
+def tflite_bytes(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3, 2), batch_size=1), keras.layers.GRU(4)])
+    return open(export_tflite(model, str(tmp_path_factory.mktemp("f") / "m.tflite")), "rb").read()
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_truncated_or_corrupt_tflite_files_are_refused_with_a_named_error(tflite_bytes, data):
+    cut = data.draw(st.integers(0, len(tflite_bytes) - 1))
+    with pytest.raises(ValueError, match="`model`.*(not a readable TFLite|not a TFLite|not a valid TFLite)"):
+        TFLiteModel(tflite_bytes[:cut])
+
+
+def test_truncated_keras_file_gives_a_clear_cli_error(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3, 2)), keras.layers.GRU(4)])
+    path = tmp_path / "m.keras"
+    model.save(path)
+    data = path.read_bytes()
+    truncated = tmp_path / "t.keras"
+    truncated.write_bytes(data[: len(data) // 2])
+    result = subprocess.run([sys.executable, "-m", "keras_dl.cli", "export", str(truncated), "--format", "tflite"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "is not a readable .keras file (truncated or corrupt?)" in result.stderr
