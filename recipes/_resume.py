@@ -54,7 +54,9 @@ def resumable_fit(model, train, name, out, epochs, steps_per_epoch, callbacks=()
 
     Args:
         model: a built, compiled model.
-        train: a deterministic, repeating `tf.data` stream of batches (the same seed each run).
+        train: a deterministic, repeating `tf.data` stream of batches (the same seed each run), made
+            for this call: a seeded shuffle that reshuffles each pass orders a dataset's later iterators by
+            how many came before, so a dataset reused across phases would differ in a resumed run.
         name: the training phase's name (its backup is `out/backup_<name>`, its log `out/<name>_log.csv`).
         out: the run's output directory.
         epochs, steps_per_epoch: as in `fit`.
@@ -67,8 +69,14 @@ def resumable_fit(model, train, name, out, epochs, steps_per_epoch, callbacks=()
     backup = os.path.join(out, f"backup_{name}")
     log = os.path.join(out, f"{name}_log.csv")
     done = _resumed_epoch(backup)
-    if done == 0 and os.path.exists(log):
-        os.remove(log)  # A log without a backup is from an older, finished or unrelated run.
+    if done == 0:
+        if os.path.exists(log):
+            os.remove(log)  # A log without a backup is from an older, finished or unrelated run.
+        # BackupAndRestore sets the model's start epoch only from this file, and an earlier phase's
+        # BackupAndRestore leaves its own on the model: without the file a new phase would start there.
+        os.makedirs(backup, exist_ok=True)
+        with open(os.path.join(backup, _METADATA), "w") as f:
+            json.dump({"epoch": 0, "batch": 0}, f)
     earlier = _read_log(log, done)
     if done:
         print(f"{name}: resuming after epoch {done} of {epochs} from {backup}", flush=True)

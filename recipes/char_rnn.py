@@ -87,7 +87,12 @@ def run(args):
     _checks.writable_directory("--out", args.out)
 
     data = dict(dataset=args.dataset, data_dir=args.data_dir)
-    train = lm_dataset("train", args.seq_len, args.batch_size, seed=args.seed, **data)
+
+    def train():
+        # A new dataset per training phase: a seeded shuffle that reshuffles each pass orders a dataset's
+        # later iterators by how many came before, which a resumed run would not repeat.
+        return lm_dataset("train", args.seq_len, args.batch_size, seed=args.seed, **data)
+
     # One fixed random order: the first --validation-steps batches are a stable, representative subset.
     validation = lm_dataset("validation", args.seq_len, args.batch_size, shuffle=True, seed=args.seed,
                             reshuffle_each_iteration=False, **data)
@@ -100,7 +105,7 @@ def run(args):
     start = time.perf_counter()
     # A killed run continues from its last finished epoch when the same command runs again.
     history = _resume.resumable_fit(
-        model, train, "train", args.out, args.epochs, args.steps_per_epoch,
+        model, train(), "train", args.out, args.epochs, args.steps_per_epoch,
         # The same batches every epoch, so the curve's points are comparable.
         validation_data=validation.take(args.validation_steps),
         shuffle=False,  # lm_dataset already shuffles; Keras cannot shuffle a tf.data pipeline.
@@ -146,7 +151,7 @@ def run(args):
     # Written before pruning, so a failure there loses nothing computed so far.
     write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
     if args.prune_to is not None:
-        metrics["sparse"] = prune_and_finetune(model, train, whole_validation, args)
+        metrics["sparse"] = prune_and_finetune(model, train(), whole_validation, args)
         write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
     _resume.finish(args.out)
     return metrics
