@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 import tensorflow_model_optimization as tfmot
 from hypothesis import given
@@ -94,3 +95,15 @@ def test_truncated_keras_file_gives_a_clear_cli_error(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert "is not a readable .keras file (truncated or corrupt?)" in result.stderr
+
+
+def test_tflite_model_casts_same_kind_arrays_and_names_the_rest(tflite_bytes):
+    runner = TFLiteModel(tflite_bytes)
+    (name,) = runner.input_names
+    x = np.random.default_rng(0).normal(size=(1, 3, 2))
+    np.testing.assert_array_equal(next(iter(runner({name: x}).values())),  # float64 in, cast to float32
+                                  next(iter(runner({name: x.astype(np.float32)}).values())))
+    with pytest.raises(TypeError, match=rf"`inputs\['{name}'\]` must be float32.*got complex128"):
+        runner({name: x.astype(np.complex128)})
+    with pytest.raises(TypeError, match="`inputs` must be a dict"):
+        runner(x)

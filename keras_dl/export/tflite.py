@@ -293,12 +293,19 @@ class TFLiteModel:
             if len(shape) != len(expected) or any(e not in (-1, s) for e, s in zip(expected, shape)):
                 raise ValueError(f"`inputs[{name!r}]` must have shape {[int(e) if e != -1 else None for e in expected]} "
                                  f"(None: any), got {list(shape)}.")
+            given = np.asarray(inputs[name]).dtype
+            if given != detail["dtype"] and not np.can_cast(given, detail["dtype"], casting="same_kind"):
+                raise TypeError(f"`inputs[{name!r}]` must be {np.dtype(detail['dtype']).name} (or castable to it), "
+                                f"got {given.name}.")
 
     def __call__(self, inputs):
         self._check_inputs(inputs)
         if self.has_variables:
             self.interpreter.reset_all_variables()
-        return self.runner(**inputs)
+        # Same-kind casts (float64 -> float32, int64 -> int32), as Keras would take the arrays.
+        details = self.runner.get_input_details()
+        return self.runner(**{name: np.asarray(value).astype(details[name]["dtype"], copy=False)
+                              for name, value in inputs.items()})
 
     def zero_inputs(self):
         """Zero-filled inputs of the shapes and dtypes the model expects."""
