@@ -86,7 +86,9 @@ def resumable_fit(model, train, name, out, epochs, steps_per_epoch, callbacks=()
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         # Kept after fit (`finish` removes them): a run killed in a later phase resumes this one at its end.
-        callbacks=[keras.callbacks.BackupAndRestore(backup, delete_checkpoint=False),
+        # double_checkpoint: Keras writes the weights file in place, so a kill mid-write leaves it corrupt;
+        # it then falls back to the previous backup and its epoch.
+        callbacks=[keras.callbacks.BackupAndRestore(backup, delete_checkpoint=False, double_checkpoint=True),
                    keras.callbacks.CSVLogger(log, append=True),
                    keras.callbacks.TerminateOnNaN(), *callbacks],
         **fit_kwargs,
