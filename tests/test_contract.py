@@ -59,7 +59,6 @@ def lm_case(make, **kwargs):
 
 
 SCHEDULE = sparsity.PolynomialDecay(0.0, 0.5, begin_step=0, end_step=4, frequency=1)
-HALF_FLOAT_OUTPUTS = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 
 CASES = {
     # Cells, each in keras.layers.RNN (dropout where the cell has it, so seeds cover the masks).
