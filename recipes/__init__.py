@@ -1,4 +1,5 @@
-"""Runnable `fit` recipes: `python -m recipes.NAME` or `keras-dl train NAME`.
+"""Runnable `fit` recipes: `keras-dl train NAME`, or `python -m keras_dl.recipes.NAME` (installed: this folder is
+the `keras_dl.recipes` package; `python -m recipes.NAME` in a checkout).
 
 Each recipe module has `build_parser(prog)` and `run(args) -> metrics dict`.
 """

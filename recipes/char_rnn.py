@@ -33,8 +33,10 @@ from keras_dl.sparsity import PolynomialDecay
 from keras_dl.sparsity import prune_low_magnitude
 from keras_dl.sparsity import sparsity_report
 from keras_dl.sparsity import strip_pruning
-from recipes import _clipping
-from recipes import _resume
+
+from . import _clipping
+from . import _distribute
+from . import _resume
 
 PROMPT = b"def "
 TEMPERATURES = (0.5, 1.0)
@@ -61,6 +63,7 @@ def build_parser(prog="python -m recipes.char_rnn"):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity (1: progress bar)")
     _clipping.add_arguments(parser)
+    _distribute.add_arguments(parser)
     return parser
 
 
@@ -84,6 +87,7 @@ def run(args):
                 raise ValueError(f"--prune-to prunes the GRU in {LITERT_INT8_BLOCK} blocks, so --{name} must be a "
                                  f"multiple of {LITERT_INT8_BLOCK[0]}, got {getattr(args, name)}.")
     clipping = _clipping.optimizer_options(args)
+    strategy = _distribute.setup(args)
     _checks.writable_directory("--out", args.out)
 
     data = dict(dataset=args.dataset, data_dir=args.data_dir)
@@ -99,9 +103,10 @@ def run(args):
 
     # Seeded after the data: preparing a dataset the first time draws random numbers, a prepared one does not.
     keras.utils.set_random_seed(args.seed)
-    model = RNNLanguageModel(vocab_size=256, embedding_dim=args.embedding, units=args.hidden)
-    model.build((None, None))  # BackupAndRestore needs the weights before fit.
-    _compile(model, args.learning_rate, clipping)
+    with strategy.scope():
+        model = RNNLanguageModel(vocab_size=256, embedding_dim=args.embedding, units=args.hidden)
+        model.build((None, None))  # BackupAndRestore needs the weights before fit.
+        _compile(model, args.learning_rate, clipping)
     start = time.perf_counter()
     # A killed run continues from its last finished epoch when the same command runs again.
     history = _resume.resumable_fit(
@@ -151,19 +156,20 @@ def run(args):
     # Written before pruning, so a failure there loses nothing computed so far.
     write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
     if args.prune_to is not None:
-        metrics["sparse"] = prune_and_finetune(model, train(), whole_validation, args)
+        metrics["sparse"] = prune_and_finetune(model, train(), whole_validation, args, strategy)
         write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
     _resume.finish(args.out)
     return metrics
 
 
-def prune_and_finetune(model, train, validation, args):
+def prune_and_finetune(model, train, validation, args, strategy):
     """Prunes the trained GRU gradually while training on; saves the stripped model; returns its metrics."""
     ramp = max(1, args.prune_steps * 3 // 4)
     schedule = PolynomialDecay(0.0, args.prune_to, begin_step=0, end_step=ramp, frequency=max(1, ramp // 20))
-    prune_low_magnitude(model, schedule, block_size=LITERT_INT8_BLOCK, layers=[model.rnn])
-    # The compiled train step captured the weights' constraints when it was traced: compile again.
-    _compile(model, args.learning_rate / 3, _clipping.optimizer_options(args))
+    with strategy.scope():  # The masks are variables of the distributed model.
+        prune_low_magnitude(model, schedule, block_size=LITERT_INT8_BLOCK, layers=[model.rnn])
+        # The compiled train step captured the weights' constraints when it was traced: compile again.
+        _compile(model, args.learning_rate / 3, _clipping.optimizer_options(args))
     # Four backups along the ramp when the steps split evenly, so a killed run loses at most a quarter.
     chunks = 4 if args.prune_steps % 4 == 0 else 1
     _resume.resumable_fit(model, train, "prune", args.out, chunks, args.prune_steps // chunks, shuffle=False,

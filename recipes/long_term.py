@@ -30,8 +30,10 @@ from keras_dl.layers import LeakyCell
 from keras_dl.layers import LSTMCell
 from keras_dl.layers import OrthogonalCell
 from keras_dl.models import RecurrentNetwork
-from recipes import _clipping
-from recipes import _resume
+
+from . import _clipping
+from . import _distribute
+from . import _resume
 
 CELLS = ("elman", "irnn", "lstm", "gru", "leaky", "orthogonal", "clockwork")
 TASKS = ("adding_problem", "copy_memory", "parity")
@@ -102,6 +104,7 @@ def build_parser(prog="python -m recipes.long_term"):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity (1: progress bar)")
     _clipping.add_arguments(parser)
+    _distribute.add_arguments(parser)
     return parser
 
 
@@ -116,6 +119,7 @@ def run(args):
         raise ValueError(f"`--steps` ({args.steps}) must be a multiple of `--eval-every` ({args.eval_every}).")
     spec = task_spec(args.task, args.length)
     clipping = _clipping.optimizer_options(args)
+    strategy = _distribute.setup(args)
     _checks.writable_directory("--out", args.out)
 
     config = dict(length=args.length, num_train=args.num_train, num_eval=args.num_eval, data_dir=args.data_dir)
@@ -127,10 +131,11 @@ def run(args):
     train = data("train")
     # Seeded after the data: preparing a dataset the first time draws random numbers, a prepared one does not.
     keras.utils.set_random_seed(args.seed)
-    model = RecurrentNetwork(make_cell(args.cell, args.units, args.length, args.spectral_radius), spec["outputs"],
-                             return_sequences=spec["sequences"], omega_weight=args.omega_weight)
-    model.build(tuple(train.element_spec[0].shape))  # BackupAndRestore needs the weights before fit.
-    model.compile(OPTIMIZERS[args.optimizer](args.learning_rate, **clipping), spec["loss"])
+    with strategy.scope():
+        model = RecurrentNetwork(make_cell(args.cell, args.units, args.length, args.spectral_radius), spec["outputs"],
+                                 return_sequences=spec["sequences"], omega_weight=args.omega_weight)
+        model.build(tuple(train.element_spec[0].shape))  # BackupAndRestore needs the weights before fit.
+        model.compile(OPTIMIZERS[args.optimizer](args.learning_rate, **clipping), spec["loss"])
     start = time.perf_counter()
     # A killed run continues from its last evaluation when the same command runs again; a diverged run
     # (exploding gradients) stops at its first NaN loss and says so (TerminateOnNaN).

@@ -111,6 +111,7 @@ NOT_LAYERS = {
     "BitsPerCharacter": "a metric: serialisation below, values in tests/metrics",
     "GradientFlowMonitor": "a callback (tests/diagnostics)",
     "TFLiteModel": "a LiteRT runner (tests/export)",
+    "MultiWorkerMirroredStrategy": "a tf.distribute strategy (tests/recipes/test_distributed.py trains on two workers)",
     "SequenceTask": "a TFDS builder base (tests/data)",
     "SequenceTaskConfig": "a TFDS builder config (tests/data)",
     "AddingProblem": "a TFDS builder (tests/data)",

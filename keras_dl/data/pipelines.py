@@ -85,6 +85,17 @@ def byte_counts(texts):
     return counts
 
 
+def _shard_like_one_process(ds):
+    """Under a multi-worker strategy, each worker takes its replicas' share of every global batch.
+
+    TensorFlow's default shards datasets read from files by file, so each worker would see other
+    examples than one process does, and a resumed run could not repeat the batches of a killed one.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)
+
+
 def _num_windows(num_bytes, seq_len):
     """Windows of `seq_len` inputs (each with a next-byte target) in a document; 0 for an empty one."""
     return tf.maximum(num_bytes - 1, 0) // seq_len
@@ -137,7 +148,7 @@ def lm_windows(texts, seq_len, batch_size, *, shuffle=False, repeat=False, seed=
         # restart the same batches every epoch instead of warning that data ran out.
         ds = ds.apply(tf.data.experimental.assert_cardinality(num_windows // batch_size))
     ds = ds.map(lambda x, y: (tf.cast(x, tf.int32), tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _shard_like_one_process(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def lm_dataset(split, seq_len=100, batch_size=64, *, dataset="python_source", data_dir=None,
@@ -190,4 +201,4 @@ def task_dataset(name, split, batch_size, *, data_dir=None, shuffle=None, repeat
         ds = ds.shuffle(builder.info.splits[split].num_examples, seed=seed, reshuffle_each_iteration=True)
     if is_train if repeat is None else repeat:
         ds = ds.repeat()
-    return ds.batch(batch_size, drop_remainder=is_train).prefetch(tf.data.AUTOTUNE)
+    return _shard_like_one_process(ds.batch(batch_size, drop_remainder=is_train).prefetch(tf.data.AUTOTUNE))
