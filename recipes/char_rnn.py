@@ -104,7 +104,7 @@ def run(args):
     # Seeded after the data: preparing a dataset the first time draws random numbers, a prepared one does not.
     keras.utils.set_random_seed(args.seed)
     with strategy.scope():
-        model = RNNLanguageModel(vocab_size=256, embedding_dim=args.embedding, units=args.hidden)
+        model = RNNLanguageModel(vocabulary_size=256, embedding_dim=args.embedding, units=args.hidden)
         model.build((None, None))  # BackupAndRestore needs the weights before fit.
         _compile(model, args.learning_rate, clipping)
     start = time.perf_counter()

@@ -85,7 +85,7 @@ CASES = {
                     inputs=lambda rng: rng.integers(0, 65536, (B, T + 1)).astype(np.int32),
                     output_shapes={"coarse": (B, T, 256), "fine": (B, T, 256)}, phone=True,
                     tflite_model=lambda model: model.step_model()),
-    "RecurrentNetwork": Case(make=lambda: models.RecurrentNetwork(layers.ElmanCell(4), outputs=2, return_sequences=True,
+    "RecurrentNetwork": Case(make=lambda: models.RecurrentNetwork(layers.ElmanCell(4), output_dim=2, return_sequences=True,
                                                                   omega_weight=0.5),
                              inputs=sequence_inputs, output_shapes=(B, T, 2)),
     "EchoStateNetwork": Case(make=lambda: models.EchoStateNetwork(8, 2, connectivity=0.5), inputs=sequence_inputs,
@@ -155,3 +155,14 @@ def test_contract(name, check, tmp_path):
 def test_serialisable_objects_round_trip(obj):
     copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(obj))
     assert type(copy) is type(obj) and copy.get_config() == obj.get_config()
+
+
+# One name per idea across keras_dl (Keras' and keras-hub's names): a new class may not bring a synonym.
+SYNONYMS = {"vocab_size": "vocabulary_size", "outputs": "output_dim", "num_classes": "output_dim",
+            "hidden_size": "units", "num_units": "units", "hidden_dim": "units", "embed_dim": "embedding_dim"}
+
+
+def test_one_name_per_idea_in_constructor_arguments():
+    used = {(name, parameter) for name, cls in public_classes().items()
+            for parameter in inspect.signature(cls.__init__).parameters if parameter in SYNONYMS}
+    assert not used, [f"{name}({parameter}=...): call it {SYNONYMS[parameter]}" for name, parameter in sorted(used)]

@@ -32,7 +32,7 @@ def test_cells_name_a_bad_units(cell, units):
 
 
 @settings(max_examples=40, deadline=None)
-@given(name=st.sampled_from(["vocab_size", "embedding_dim", "units"]), value=BAD_INTS)
+@given(name=st.sampled_from(["vocabulary_size", "embedding_dim", "units"]), value=BAD_INTS)
 def test_language_model_names_a_bad_size(name, value):
     with pytest.raises((ValueError, TypeError), match=f"`{name}`"):
         models.RNNLanguageModel(**{name: value})

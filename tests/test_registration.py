@@ -9,7 +9,7 @@ def test_import_keras_dl_alone_lets_load_model_open_every_keras_dl_model(tmp_pat
     save = f"""
         import keras
         from keras_dl.models import RNNLanguageModel
-        model = RNNLanguageModel(vocab_size=11, embedding_dim=4, units=6)
+        model = RNNLanguageModel(vocabulary_size=11, embedding_dim=4, units=6)
         model.build((None, None))
         model.save({str(path)!r})
     """

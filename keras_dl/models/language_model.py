@@ -40,7 +40,7 @@ class _TokenLookup(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_dl")
 class RNNLanguageModel(keras.Model):
-    """Embedding -> GRU -> Dense logits over the vocabulary (a char-RNN at `vocab_size=256`).
+    """Embedding -> GRU -> Dense logits over the vocabulary (a char-RNN at `vocabulary_size=256`).
 
     The sequence model trains with `fit` on `(tokens, next_tokens)` batches;
     `step_model()` builds a functional model over the *same* layers that takes one
@@ -48,7 +48,7 @@ class RNNLanguageModel(keras.Model):
     the form that streams on a device.
 
     Args:
-        vocab_size: number of tokens (256 for bytes).
+        vocabulary_size: number of tokens (256 for bytes).
         embedding_dim: token embedding size.
         units: GRU units (the state size).
         dropout: dropout on the GRU inputs during training.
@@ -58,21 +58,21 @@ class RNNLanguageModel(keras.Model):
         training: Python bool.
 
     Example:
-    >>> model = RNNLanguageModel(vocab_size=256, units=256)
+    >>> model = RNNLanguageModel(vocabulary_size=256, units=256)
     >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     >>> model.fit(lm_dataset("train"), steps_per_epoch=100)
     >>> step = model.step_model()  # {"token", "state"} -> {"logits", "state"}
     """
 
-    def __init__(self, vocab_size=256, embedding_dim=64, units=256, dropout=0.0, **kwargs):
+    def __init__(self, vocabulary_size=256, embedding_dim=64, units=256, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size = _checks.positive_int("vocab_size", vocab_size)
+        self.vocabulary_size = _checks.positive_int("vocabulary_size", vocabulary_size)
         self.embedding_dim = _checks.positive_int("embedding_dim", embedding_dim)
         self.units = _checks.positive_int("units", units)
         self.dropout = _checks.non_negative_float("dropout", dropout, below=1.0)
-        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+        self.embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding")
         self.rnn = keras.layers.GRU(units, return_sequences=True, dropout=dropout, name="gru")
-        self.head = keras.layers.Dense(vocab_size, name="logits")
+        self.head = keras.layers.Dense(vocabulary_size, name="logits")
 
     def call(self, tokens, training=False):
         if len(tokens.shape) != 2:
@@ -83,7 +83,7 @@ class RNNLanguageModel(keras.Model):
         """Functional single-step model sharing this model's weights.
 
         Inputs `{"token": int32[batch], "state": float32[batch, units]}`, outputs
-        `{"logits": float32[batch, vocab_size], "state": float32[batch, units]}`.
+        `{"logits": float32[batch, vocabulary_size], "state": float32[batch, units]}`.
         """
         if not self.built:
             self.build((None, None))
@@ -105,6 +105,6 @@ class RNNLanguageModel(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(
-            vocab_size=self.vocab_size, embedding_dim=self.embedding_dim, units=self.units, dropout=self.dropout
+            vocabulary_size=self.vocabulary_size, embedding_dim=self.embedding_dim, units=self.units, dropout=self.dropout
         )
         return config

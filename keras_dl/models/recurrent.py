@@ -25,8 +25,8 @@ class RecurrentNetwork(keras.Model):
     Args:
         cell: a recurrent cell (keras_dl's or Keras'); Omega needs a cell whose single state
             is its output (Elman, IRNN, GRU, leaky, orthogonal) and no dropout.
-        outputs: readout units.
-        return_sequences: read out every step (`[batch, T, outputs]`) or the last one.
+        output_dim: readout units.
+        return_sequences: read out every step (`[batch, T, output_dim]`) or the last one.
         omega_weight: weight of Omega in the training loss; 0 trains on `E` alone.
 
     Call arguments:
@@ -34,17 +34,17 @@ class RecurrentNetwork(keras.Model):
         training: Python bool.
 
     Example:
-    >>> model = RecurrentNetwork(ElmanCell(128), outputs=1, omega_weight=2.0)
+    >>> model = RecurrentNetwork(ElmanCell(128), output_dim=1, omega_weight=2.0)
     >>> model.compile(keras.optimizers.SGD(0.01, clipnorm=1.0), "mse")
     >>> model.fit(task_dataset("adding_problem", "train", 50, length=100), steps_per_epoch=500)
     """
 
-    def __init__(self, cell, outputs, return_sequences=False, omega_weight=0.0, **kwargs):
+    def __init__(self, cell, output_dim, return_sequences=False, omega_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(cell, dict):
             cell = keras.saving.deserialize_keras_object(cell)
         self.cell = cell
-        self.output_units = _checks.positive_int("outputs", outputs)
+        self.output_dim = _checks.positive_int("output_dim", output_dim)
         self.return_sequences = bool(return_sequences)
         self.omega_weight = _checks.non_negative_float("omega_weight", omega_weight)
         if self.omega_weight:
@@ -54,7 +54,7 @@ class RecurrentNetwork(keras.Model):
             if getattr(cell, "dropout", 0) or getattr(cell, "recurrent_dropout", 0):
                 raise ValueError(f"`omega_weight` needs a cell without dropout; {type(cell).__name__} has some.")
         self.rnn = keras.layers.RNN(cell, return_sequences=self.return_sequences, name="rnn")
-        self.head = keras.layers.Dense(self.output_units, name="head")
+        self.head = keras.layers.Dense(self.output_dim, name="head")
         self.omega_tracker = keras.metrics.Mean(name="omega")
 
     def call(self, inputs, training=False):
@@ -136,6 +136,6 @@ class RecurrentNetwork(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update(cell=keras.saving.serialize_keras_object(self.cell), outputs=self.output_units,
+        config.update(cell=keras.saving.serialize_keras_object(self.cell), output_dim=self.output_dim,
                       return_sequences=self.return_sequences, omega_weight=self.omega_weight)
         return config

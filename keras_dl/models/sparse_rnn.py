@@ -34,7 +34,7 @@ class SparseRNNLanguageModel(RNNLanguageModel):
     sparse `.tflite` (`export_lm_tflite(model, path, quantization="dynamic_int8", sparse=True)`).
 
     Args:
-        vocab_size, embedding_dim, units, dropout: as in `RNNLanguageModel` (WaveRNN uses
+        vocabulary_size, embedding_dim, units, dropout: as in `RNNLanguageModel` (WaveRNN uses
             1024+ units).
         schedule: a `PruningSchedule`; by default Zhu & Gupta's ramp from 0 to 90%
             sparsity over steps 1000..20000, pruning every 100 steps.
@@ -47,9 +47,9 @@ class SparseRNNLanguageModel(RNNLanguageModel):
     >>> model.fit(lm_dataset("train"), steps_per_epoch=1000, epochs=5)
     """
 
-    def __init__(self, vocab_size=256, embedding_dim=64, units=1024, dropout=0.0, schedule=None,
+    def __init__(self, vocabulary_size=256, embedding_dim=64, units=1024, dropout=0.0, schedule=None,
                  block_size=LITERT_INT8_BLOCK, keep_recurrent_diagonal=False, **kwargs):
-        super().__init__(vocab_size=vocab_size, embedding_dim=embedding_dim, units=units, dropout=dropout, **kwargs)
+        super().__init__(vocabulary_size=vocabulary_size, embedding_dim=embedding_dim, units=units, dropout=dropout, **kwargs)
         self.schedule = _schedule(schedule)
         # Checked now, not when `build` prunes: the GRU's matrices have `embedding_dim` and `units` rows.
         self.block_size = check_block_size(block_size, (embedding_dim, units), "the GRU's matrices (rows: embedding_dim, units)")

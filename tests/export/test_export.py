@@ -16,7 +16,7 @@ UNITS = 32
 @pytest.fixture(scope="module")
 def model():
     keras.utils.set_random_seed(3)
-    lm = RNNLanguageModel(vocab_size=256, embedding_dim=16, units=UNITS)
+    lm = RNNLanguageModel(vocabulary_size=256, embedding_dim=16, units=UNITS)
     lm.build((None, None))
     lm.rnn.cell.recurrent_kernel.assign(np.random.default_rng(3).normal(0, 0.4, (UNITS, 3 * UNITS)).astype(np.float32))
     return lm
@@ -45,7 +45,7 @@ def test_tflite_matches_keras_over_a_200_step_generated_sequence(model, tflite_p
 
 
 def test_verification_catches_a_wrong_export(model, tflite_path):
-    other = RNNLanguageModel(vocab_size=256, embedding_dim=16, units=UNITS)
+    other = RNNLanguageModel(vocabulary_size=256, embedding_dim=16, units=UNITS)
     other.build((None, None))
     check = export.verify_lm_tflite(other, tflite_path, steps=50)
     assert check["max_abs_logit_diff"] > 1e-2 and check["argmax_agreement"] < 0.5

@@ -323,7 +323,7 @@ def test_streaming_model_of_stacked_cells_with_nested_states(tmp_path):
 def test_streaming_model_of_a_subclassed_model():
     from keras_dl.models import RNNLanguageModel
 
-    lm = RNNLanguageModel(vocab_size=50, embedding_dim=8, units=16)
+    lm = RNNLanguageModel(vocabulary_size=50, embedding_dim=8, units=16)
     lm.build((None, None))
     step = export.streaming_model(lm, step_inputs=keras.Input((), batch_size=1, dtype="int32", name="token"))
     own = lm.step_model()
@@ -400,7 +400,7 @@ def test_layers_without_built_in_ops_raise_a_named_error_and_write_nothing(tmp_p
                              representative_dataset=lambda: iter([]))
     with pytest.raises(ValueError, match="`input_signature` is needed for RNNLanguageModel"):
         from keras_dl.models import RNNLanguageModel
-        export.export_tflite(RNNLanguageModel(vocab_size=8, units=4), str(path))
+        export.export_tflite(RNNLanguageModel(vocabulary_size=8, units=4), str(path))
     assert os.listdir(tmp_path) == []
 
 

@@ -8,7 +8,7 @@ from keras_dl.models import RNNLanguageModel
 @pytest.fixture(scope="module")
 def model():
     keras.utils.set_random_seed(0)
-    lm = RNNLanguageModel(vocab_size=40, embedding_dim=8, units=16)
+    lm = RNNLanguageModel(vocabulary_size=40, embedding_dim=8, units=16)
     lm.build((None, None))
     # Random but not tiny recurrent weights, so the state really carries information.
     lm.rnn.cell.recurrent_kernel.assign(np.random.default_rng(0).normal(0, 0.5, (16, 48)).astype(np.float32))
@@ -45,7 +45,7 @@ def test_keras_file_round_trip_gives_identical_outputs(model, tmp_path):
     "kwargs, error, match",
     [
         ({"units": 0}, ValueError, "`units`"),
-        ({"vocab_size": -1}, ValueError, "`vocab_size`"),
+        ({"vocabulary_size": -1}, ValueError, "`vocabulary_size`"),
         ({"embedding_dim": 3.0}, TypeError, "`embedding_dim`"),
         ({"dropout": 1.0}, ValueError, "`dropout`"),
     ],

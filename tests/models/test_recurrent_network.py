@@ -12,7 +12,7 @@ U, D = 2, 1
 
 def two_step_model(omega_weight=1.0):
     """tanh Elman RNN, 2 units, 1 input, readout of the last step, MSE; fixed weights."""
-    model = RecurrentNetwork(ElmanCell(U), outputs=1, omega_weight=omega_weight)
+    model = RecurrentNetwork(ElmanCell(U), output_dim=1, omega_weight=omega_weight)
     model.build((None, 2, D))
     model.cell.kernel.assign([[0.7, -0.4]])
     model.cell.recurrent_kernel.assign([[0.9, -0.3], [0.5, 1.2]])
@@ -63,7 +63,7 @@ def test_omega_term_changes_the_update_and_training_on_it_lowers_it():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(16, 20, D)).astype(np.float32), rng.normal(size=(16, 1)).astype(np.float32)
     keras.utils.set_random_seed(0)
-    model = RecurrentNetwork(ElmanCell(8, recurrent_initializer=keras.initializers.Orthogonal(0.3)), outputs=1,
+    model = RecurrentNetwork(ElmanCell(8, recurrent_initializer=keras.initializers.Orthogonal(0.3)), output_dim=1,
                              omega_weight=1.0)
     model.compile(keras.optimizers.SGD(0.05), "mse")
     model.build((None, 20, D))
@@ -82,7 +82,7 @@ def test_omega_term_changes_the_update_and_training_on_it_lowers_it():
 
 @pytest.mark.parametrize("cell, sequences", [(GRUCell(4), True), (ElmanCell(4, irnn=True), False)])
 def test_predictions_of_the_omega_pass_equal_the_models(cell, sequences):
-    model = RecurrentNetwork(cell, outputs=3, return_sequences=sequences, omega_weight=0.5)
+    model = RecurrentNetwork(cell, output_dim=3, return_sequences=sequences, omega_weight=0.5)
     model.compile("adam", "mse")
     x = np.random.default_rng(2).normal(size=(2, 6, D)).astype(np.float32)
     y = np.zeros((2, 6, 3) if sequences else (2, 3), np.float32)
@@ -92,7 +92,7 @@ def test_predictions_of_the_omega_pass_equal_the_models(cell, sequences):
 
 
 def test_round_trip_and_bad_arguments(tmp_path):
-    model = RecurrentNetwork(GRUCell(4), outputs=2, return_sequences=True, omega_weight=0.25)
+    model = RecurrentNetwork(GRUCell(4), output_dim=2, return_sequences=True, omega_weight=0.25)
     model.build((None, 3, D))
     model.save(str(tmp_path / "m.keras"))
     loaded = keras.models.load_model(str(tmp_path / "m.keras"))
@@ -100,8 +100,8 @@ def test_round_trip_and_bad_arguments(tmp_path):
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)))
     assert loaded.omega_weight == 0.25
     with pytest.raises(ValueError, match="`omega_weight` needs a cell with one state tensor, its output"):
-        RecurrentNetwork(LSTMCell(4), outputs=1, omega_weight=1.0)
+        RecurrentNetwork(LSTMCell(4), output_dim=1, omega_weight=1.0)
     with pytest.raises(ValueError, match="`omega_weight` needs a cell without dropout"):
-        RecurrentNetwork(ElmanCell(4, dropout=0.1), outputs=1, omega_weight=1.0)
+        RecurrentNetwork(ElmanCell(4, dropout=0.1), output_dim=1, omega_weight=1.0)
     with pytest.raises(ValueError, match="`omega_weight`"):
-        RecurrentNetwork(ElmanCell(4), outputs=1, omega_weight=-1.0)
+        RecurrentNetwork(ElmanCell(4), output_dim=1, omega_weight=-1.0)

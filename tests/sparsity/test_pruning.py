@@ -129,7 +129,7 @@ def test_strip_pruning_gives_a_plain_model_that_saves(tmp_path):
 
 
 def test_subclassed_language_model_prunes_and_strips():
-    model = RNNLanguageModel(vocab_size=32, embedding_dim=8, units=16)
+    model = RNNLanguageModel(vocabulary_size=32, embedding_dim=8, units=16)
     model.build((None, None))
     prune_low_magnitude(model, ConstantSparsity(0.5, 0, frequency=1))
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
