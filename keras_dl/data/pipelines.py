@@ -28,8 +28,10 @@ def load_builder(name, data_dir=None, **config):
             (see `SequenceTaskConfig`).
 
     Example:
-    >>> builder = load_builder("adding_problem", length=200)
+    >>> builder = load_builder("adding_problem", length=200, num_train=100, num_eval=10)
     >>> ds = builder.as_dataset(split="train", as_supervised=True)
+    >>> [tuple(t.shape) for t in next(iter(ds))]
+    [(200, 2), ()]
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"`dataset` must be a non-empty string, got {name!r}.")
@@ -167,7 +169,9 @@ def lm_dataset(split, seq_len=100, batch_size=64, *, dataset="python_source", da
 
     Example:
     >>> train = lm_dataset("train", seq_len=100, batch_size=64)
-    >>> model.fit(train, steps_per_epoch=500)
+    >>> tokens, next_tokens = next(iter(train))
+    >>> tokens.shape, bool(tf.reduce_all(tokens[:, 1:] == next_tokens[:, :-1]))
+    (TensorShape([64, 100]), True)
     """
     builder = load_builder(dataset, data_dir)
     is_train = split == "train"

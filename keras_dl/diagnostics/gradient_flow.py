@@ -100,7 +100,12 @@ def gradient_norms_through_time(model, x, y, loss=None, layer=None):
         layer: the recurrent layer (or its name); needed when the model has several.
 
     Example:
-    >>> norms = gradient_norms_through_time(model, x, y)   # norms[-1] / norms[0]: how much reaches step 1
+    >>> model = keras.Sequential([keras.Input((20, 1)), keras.layers.SimpleRNN(8), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> x, y = np.ones((4, 20, 1), "float32"), np.zeros((4, 1), "float32")
+    >>> norms = gradient_norms_through_time(model, x, y)   # norms[0] / norms[-1]: how much reaches step 1
+    >>> len(norms)
+    20
     """
     return state_and_weight_gradients(model, x, y, loss, layer)[0]
 
@@ -173,7 +178,11 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         layer, loss: as in `gradient_norms_through_time`.
 
     Example:
-    >>> model.fit(train, epochs=5, callbacks=[GradientFlowMonitor("logs", x[:32], y[:32], every_n_steps=50)])
+    >>> model = keras.Sequential([keras.Input((20, 1)), keras.layers.SimpleRNN(8), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> x, y = np.ones((64, 20, 1), "float32"), np.zeros((64, 1), "float32")
+    >>> history = model.fit(x, y, epochs=2, verbose=0,
+    ...                     callbacks=[GradientFlowMonitor("logs", x[:32], y[:32], every_n_steps=2)])
     """
 
     def __init__(self, log_dir, x, y, every_n_steps=100, layer=None, loss=None):

@@ -15,7 +15,8 @@ def atomic_path(path):
     that already exists at `path` is replaced only after the new one is complete.
 
     Example:
-    >>> with atomic_path("out/model.keras") as tmp:
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> with atomic_path("model.keras") as tmp:  # model.keras appears whole, or not at all
     ...     model.save(tmp)
     """
     path = os.fspath(path)

@@ -253,8 +253,9 @@ def tflite_recurrence(model, unroll=None, fused_lstm=True):
         are traced: `form` is `"UNIDIRECTIONAL_SEQUENCE_LSTM"`, `"unrolled"` or `"WHILE"`.
 
     Example:
+    >>> model = keras.Sequential([keras.Input((None, 8)), keras.layers.LSTM(16, name="lstm")])
     >>> with tflite_recurrence(model) as report:
-    ...     model.export("m.tflite", format="litert", input_signature=[tf.TensorSpec([1, None, 8])])
+    ...     model.export("m.tflite", format="litert", input_signature=[tf.TensorSpec([1, None, 8])], verbose=False)
     >>> report["lstm"]["form"]
     'WHILE'
     """
@@ -307,7 +308,9 @@ def recurrent_step_model(cell, input_dim, batch_size=1):
     `{"outputs": [batch, output_size], "state_0": ..., ...}`.
 
     Example:
-    >>> export_tflite(recurrent_step_model(lstm_cell, 64), "lstm_step.tflite")
+    >>> from keras_dl.export import export_tflite
+    >>> step = recurrent_step_model(keras.layers.LSTMCell(16), input_dim=8)
+    >>> path = export_tflite(step, "lstm_step.tflite")
     """
     input_dim = _checks.positive_int("input_dim", input_dim)
     inputs = keras.Input((input_dim,), batch_size=batch_size, name="inputs")

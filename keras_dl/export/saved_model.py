@@ -20,9 +20,15 @@ def export_saved_model(path, endpoints):
         `path`.
 
     Example:
+    >>> from keras_dl.models import RNNLanguageModel
+    >>> lm = RNNLanguageModel(embedding_dim=8, units=16)
+    >>> lm.build((None, None))
     >>> export_saved_model("out/saved_model", {
     ...     "serve": (lm, [tf.TensorSpec([None, None], tf.int32, name="tokens")]),
     ...     "step": (lm.step_model(), None)})
+    'out/saved_model'
+    >>> sorted(tf.saved_model.load("out/saved_model").signatures)
+    ['serve', 'serving_default', 'step']
     """
     if not isinstance(endpoints, dict) or not endpoints:
         raise ValueError(f"`endpoints` must be a non-empty dict name -> (model, input_signature), got {endpoints!r}.")

@@ -191,8 +191,11 @@ def streaming_model(model, batch_size=1, step_inputs=None, per_step_layers=()):
             (`Bidirectional`, `go_backwards`, pooling, convolution, attention, ...).
 
     Example:
-    >>> step = streaming_model(model)   # {"tokens", "gru_state_0"} -> {"outputs", "gru_state_0"}
-    >>> export_tflite(step, "step.tflite")
+    >>> from keras_dl.export import export_tflite
+    >>> model = keras.Sequential([keras.Input((None,), dtype="int32", name="tokens"), keras.layers.Embedding(16, 4),
+    ...                           keras.layers.GRU(8, return_sequences=True, name="gru"), keras.layers.Dense(16)])
+    >>> step = streaming_model(model)  # {"tokens", "gru_state_0"} -> {"outputs", "gru_state_0"}
+    >>> path = export_tflite(step, "step.tflite")
     """
     _check_causal(model, PER_STEP_LAYERS + tuple(per_step_layers))
     if step_inputs is None:

@@ -72,8 +72,11 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
         `path`.
 
     Example:
+    >>> model = keras.Sequential([keras.Input((None, 4)), keras.layers.GRU(8)])
     >>> export_tflite(model, "any_length.tflite")                 # WHILE loop, any length
-    >>> export_tflite(model, "fixed.tflite", timesteps=100)        # unrolled / fused LSTM
+    'any_length.tflite'
+    >>> export_tflite(model, "fixed.tflite", timesteps=100)        # unrolled
+    'fixed.tflite'
     """
     if not os.fspath(path).endswith(".tflite"):
         raise ValueError(f"`path` must end with '.tflite', got {path!r}.")
@@ -224,8 +227,11 @@ class TFLiteModel:
         default_delegates: whether the default delegate is in use.
 
     Example:
-    >>> step = TFLiteModel("out/step.tflite")
-    >>> step({"token": np.array([65], np.int32), "state": np.zeros((1, 256), np.float32)})["logits"]
+    >>> from keras_dl.models import RNNLanguageModel
+    >>> lm = RNNLanguageModel(embedding_dim=8, units=16)
+    >>> step = TFLiteModel(export_tflite(lm.step_model(), "step.tflite"))
+    >>> step({"token": np.array([65], np.int32), "state": np.zeros((1, 16), np.float32)})["logits"].shape
+    (1, 256)
     """
 
     def __init__(self, model, num_threads=1, default_delegates=None, signature=None):

@@ -321,7 +321,11 @@ class GRUCell(RecurrentCell):
         than Keras' cell (one SPLIT per product instead of three STRIDED_SLICEs).
 
         Example:
-        >>> twin = GRUCell.sharing_weights(keras_gru_layer.cell)
+        >>> gru = keras.layers.GRU(8)
+        >>> gru.build((None, None, 4))
+        >>> twin = GRUCell.sharing_weights(gru.cell)
+        >>> twin.kernel is gru.cell.kernel
+        True
         """
         for name, default in (("activation", "tanh"), ("recurrent_activation", "sigmoid")):
             function = getattr(cell, name, getattr(keras.activations, default))

@@ -41,7 +41,10 @@ class EchoStateCell(RecurrentCell):
         states: `[h]`, `[batch, units]`.
 
     Example:
-    >>> states = keras.layers.RNN(EchoStateCell(500, spectral_radius=0.95), return_sequences=True)(x)
+    >>> x = np.zeros((2, 10, 3), "float32")
+    >>> states = keras.layers.RNN(EchoStateCell(50, spectral_radius=0.95), return_sequences=True)(x)
+    >>> states.shape
+    TensorShape([2, 10, 50])
     """
 
     def __init__(self, units, spectral_radius=0.9, leak_rate=1.0, input_scaling=1.0, bias_scaling=0.0,

@@ -58,10 +58,13 @@ class RNNLanguageModel(keras.Model):
         training: Python bool.
 
     Example:
-    >>> model = RNNLanguageModel(vocabulary_size=256, units=256)
+    >>> from keras_dl.data import lm_dataset
+    >>> model = RNNLanguageModel(vocabulary_size=256, embedding_dim=16, units=32)
     >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    >>> model.fit(lm_dataset("train"), steps_per_epoch=100)
+    >>> history = model.fit(lm_dataset("train", seq_len=32, batch_size=8), steps_per_epoch=2, verbose=0)
     >>> step = model.step_model()  # {"token", "state"} -> {"logits", "state"}
+    >>> step({"token": np.array([65]), "state": np.zeros((1, 32))})["logits"].shape
+    TensorShape([1, 256])
     """
 
     def __init__(self, vocabulary_size=256, embedding_dim=64, units=256, dropout=0.0, **kwargs):

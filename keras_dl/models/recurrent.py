@@ -34,9 +34,14 @@ class RecurrentNetwork(keras.Model):
         training: Python bool.
 
     Example:
-    >>> model = RecurrentNetwork(ElmanCell(128), output_dim=1, omega_weight=2.0)
+    >>> from keras_dl.data import task_dataset
+    >>> from keras_dl.layers import ElmanCell
+    >>> model = RecurrentNetwork(ElmanCell(16), output_dim=1, omega_weight=2.0)
     >>> model.compile(keras.optimizers.SGD(0.01, clipnorm=1.0), "mse")
-    >>> model.fit(task_dataset("adding_problem", "train", 50, length=100), steps_per_epoch=500)
+    >>> train = task_dataset("adding_problem", "train", 50, length=20, num_train=100, num_eval=10)
+    >>> history = model.fit(train, steps_per_epoch=2, verbose=0)
+    >>> sorted(history.history)
+    ['loss', 'omega']
     """
 
     def __init__(self, cell, output_dim, return_sequences=False, omega_weight=0.0, **kwargs):

@@ -246,9 +246,14 @@ def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diago
             must be one of the prunable weights of `model` (or of `layers`).
 
     Example:
-    >>> model = prune_low_magnitude(model, PolynomialDecay(0.0, 0.9, 0, 2000), block_size=(4, 1))
-    >>> model.fit(train, epochs=10)
+    >>> from keras_dl.sparsity import PolynomialDecay
+    >>> model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(8), keras.layers.Dense(1)])
+    >>> model = prune_low_magnitude(model, PolynomialDecay(0.0, 0.5, 0, 4, frequency=1), block_size=(4, 1))
+    >>> model.compile("adam", "mse")
+    >>> history = model.fit(np.ones((32, 16)), np.ones((32, 1)), epochs=5, verbose=0)
     >>> plain = strip_pruning(model)
+    >>> float(np.mean(plain.layers[0].kernel.numpy() == 0))
+    0.5
     """
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(f"`model` must be a Keras model or layer, got {type(model).__name__}.")
@@ -359,7 +364,11 @@ class SparsitySummaries(keras.callbacks.Callback):
         log_dir: TensorBoard log directory (a `sparsity` run is written under it).
 
     Example:
-    >>> model.fit(train, epochs=10, callbacks=[SparsitySummaries("logs")])
+    >>> from keras_dl.sparsity import ConstantSparsity
+    >>> model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(8)])
+    >>> model = prune_low_magnitude(model, ConstantSparsity(0.5, 0, frequency=1))
+    >>> model.compile("adam", "mse")
+    >>> history = model.fit(np.ones((8, 16)), np.ones((8, 8)), verbose=0, callbacks=[SparsitySummaries("logs")])
     """
 
     def __init__(self, log_dir):

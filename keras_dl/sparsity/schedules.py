@@ -58,7 +58,9 @@ class ConstantSparsity(PruningSchedule):
         frequency: prune every `frequency` steps.
 
     Example:
-    >>> should_prune, sparsity = ConstantSparsity(0.9, begin_step=0, frequency=100)(step)
+    >>> should_prune, sparsity = ConstantSparsity(0.9, begin_step=0, frequency=100)(200)
+    >>> bool(should_prune), round(float(sparsity), 4)
+    (True, 0.9)
     """
 
     def __init__(self, target_sparsity, begin_step, end_step=-1, frequency=100):
@@ -89,6 +91,8 @@ class PolynomialDecay(PruningSchedule):
 
     Example:
     >>> schedule = PolynomialDecay(0.0, 0.9, begin_step=1000, end_step=20000)
+    >>> round(float(schedule(20000)[1]), 4)
+    0.9
     """
 
     def __init__(self, initial_sparsity, final_sparsity, begin_step, end_step, power=3, frequency=100):
