@@ -34,6 +34,8 @@ def _load_model(path):
         raise FileNotFoundError(f"`PATH`: no file or directory {path!r}; pass a .keras file or the --out of "
                                 f"`keras-dl train`.")
     file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise ValueError(f"`PATH`: {path!r} is a SavedModel (an export); pass the .keras model it was exported from.")
     if not os.path.isfile(file) or not file.endswith(".keras"):
         raise FileNotFoundError(f"`PATH`: {path!r} is not a .keras file and holds no {MODEL_FILE}.")
     # A .keras file is a zip archive; Keras answers a truncated one with a misleading "File not found".

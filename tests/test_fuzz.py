@@ -1,5 +1,8 @@
 """Property-based checks (hypothesis): bad values raise errors that name their argument; corrupt files are refused."""
 
+import contextlib
+import importlib
+import io
 import subprocess
 import sys
 
@@ -11,9 +14,11 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from keras_dl import cli
 from keras_dl import layers
 from keras_dl import models
 from keras_dl.export import TFLiteModel
+from keras_dl.export import export_saved_model
 from keras_dl.export import export_tflite
 from keras_dl.sparsity import ConstantSparsity
 from keras_dl.sparsity import PolynomialDecay
@@ -107,3 +112,53 @@ def test_tflite_model_casts_same_kind_arrays_and_names_the_rest(tflite_bytes):
         runner({name: x.astype(np.complex128)})
     with pytest.raises(TypeError, match="`inputs` must be a dict"):
         runner(x)
+
+
+POSITIVE_INT_FLAGS = {
+    "char_rnn": ["--epochs", "--steps-per-epoch", "--validation-steps", "--hidden", "--embedding", "--seq-len",
+                 "--batch-size", "--sample-length", "--prune-steps"],
+    "long_term": ["--length", "--units", "--batch-size", "--steps", "--eval-every", "--num-train", "--num-eval"],
+}
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("out"))
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_recipes_name_a_bad_number_before_any_work(out_dir, data):
+    recipe = data.draw(st.sampled_from(sorted(POSITIVE_INT_FLAGS)))
+    module = importlib.import_module(f"recipes.{recipe}")
+    flag = data.draw(st.sampled_from(POSITIVE_INT_FLAGS[recipe]))
+    value = data.draw(st.one_of(st.integers(max_value=0), st.text(max_size=4)))
+    argv = ["--out", out_dir, flag, str(value)]
+    if isinstance(value, int):
+        with pytest.raises(ValueError, match=f"`{flag}` must be"):
+            module.run(module.build_parser().parse_args(argv))
+    elif not value.strip().lstrip("+-").isdigit():
+        stderr = io.StringIO()
+        with pytest.raises(SystemExit), contextlib.redirect_stderr(stderr):
+            module.build_parser().parse_args(argv)
+        assert f"argument {flag}: invalid int value" in stderr.getvalue()
+
+
+@settings(max_examples=40, deadline=None)
+@given(command=st.sampled_from([["bench", ".", "--runs"], ["bench", ".", "--threads"],
+                                ["export", ".", "--format", "tflite", "--timesteps"]]),
+       value=st.integers(max_value=0))
+def test_cli_names_a_bad_number(command, value):
+    stderr = io.StringIO()
+    with pytest.raises(SystemExit) as exit, contextlib.redirect_stderr(stderr):
+        cli.main([*command, str(value)])
+    assert exit.value.code == 2 and f"`{command[-1]}` must be" in stderr.getvalue()
+
+
+def test_a_saved_model_given_to_export_is_named(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    path = export_saved_model(str(tmp_path / "sm"), {"serve": (model, None)})
+    stderr = io.StringIO()
+    with pytest.raises(SystemExit), contextlib.redirect_stderr(stderr):
+        cli.main(["export", path, "--format", "tflite"])
+    assert "is a SavedModel (an export); pass the .keras model it was exported from" in stderr.getvalue()
