@@ -23,7 +23,15 @@ def _load_recipe(name):
     recipes = _recipes()
     if name not in recipes:
         raise ValueError(f"recipe {name!r} is unknown; expected one of {', '.join(sorted(recipes)) or '(none installed)'}.")
-    return recipes[name].load()
+    try:
+        return recipes[name].load()
+    except ModuleNotFoundError as error:
+        if error.name != RECIPE_GROUP:
+            raise
+        # `python -m keras_dl.cli` run inside a checkout imports its keras_dl/, which has no recipes/ under it.
+        raise RuntimeError(f"recipe {name!r}: keras_dl was imported from {os.path.dirname(__file__)}, a source "
+                           "checkout, where recipes/ is not yet keras_dl.recipes; run `keras-dl` (or python -m "
+                           "keras_dl.cli) outside the checkout, or install it with `pip install -e .`.") from None
 
 
 def _load_model(path):

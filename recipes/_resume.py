@@ -19,16 +19,41 @@ import shutil
 
 import keras
 
-# Keras' BackupAndRestore records the next epoch to run here (keras/callbacks/backup_and_restore.py).
+# Keras' BackupAndRestore records the next epoch to run here and the weights there; with
+# double_checkpoint it copies both to `.bkp` before writing them (keras/callbacks/backup_and_restore.py).
 _METADATA = "training_metadata.json"
+_WEIGHTS = "latest.weights.h5"
+_PREVIOUS = ".bkp"
+
+
+def _read_epoch(path):
+    try:
+        with open(path) as f:
+            return int(json.load(f)["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _resumed_epoch(backup_dir):
-    try:
-        with open(os.path.join(backup_dir, _METADATA)) as f:
-            return int(json.load(f)["epoch"])
-    except (OSError, ValueError, KeyError):
+    """The epoch the backup in `backup_dir` resumes at (0: none).
+
+    A run killed while Keras wrote the metadata leaves it empty after complete weights of the next
+    epoch; Keras would then fail to parse it. The previous backup (weights and metadata) takes its place,
+    as Keras itself does for corrupt weights.
+    """
+    metadata = os.path.join(backup_dir, _METADATA)
+    epoch = _read_epoch(metadata)
+    if epoch is not None or not os.path.exists(metadata):
+        return epoch or 0
+    previous = _read_epoch(metadata + _PREVIOUS)
+    if previous is None:
         return 0
+    weights = os.path.join(backup_dir, _WEIGHTS)
+    shutil.copy(weights + _PREVIOUS, weights + ".tmp")
+    os.replace(weights + ".tmp", weights)
+    shutil.copy(metadata + _PREVIOUS, metadata + ".tmp")
+    os.replace(metadata + ".tmp", metadata)
+    return previous
 
 
 def _read_log(path, epochs):

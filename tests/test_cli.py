@@ -15,8 +15,10 @@ RESULT_FIELDS = {
 
 
 def keras_dl(*argv, check=True):
+    # The console script a user runs: it imports the installed keras_dl (with recipes/ as keras_dl.recipes),
+    # not the checkout's keras_dl/ that `python -m` would find first in the repository root.
     result = subprocess.run(
-        [sys.executable, "-m", "keras_dl.cli", *argv], capture_output=True, text=True,
+        [os.path.join(os.path.dirname(sys.executable), "keras-dl"), *argv], capture_output=True, text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     if check and result.returncode != 0:
@@ -101,3 +103,21 @@ def test_bad_cli_input_names_the_argument(argv, match):
     result = keras_dl(*argv, check=False)
     assert result.returncode == 2
     assert match in result.stderr
+
+
+class _CheckoutFinder:
+    """Finds no keras_dl.recipes, as `python -m` in a checkout does: its keras_dl/ has no recipes/ under it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "keras_dl.recipes":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+def test_a_checkout_whose_keras_dl_has_no_recipes_is_named(monkeypatch):
+    from keras_dl import cli
+
+    for name in [name for name in sys.modules if name.startswith("keras_dl.recipes")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_CheckoutFinder(), *sys.meta_path])
+    with pytest.raises(RuntimeError, match="source checkout.*pip install -e"):
+        cli._load_recipe("char_rnn")

@@ -133,7 +133,7 @@ def test_recipes_name_a_bad_number_before_any_work(out_dir, data):
     module = importlib.import_module(f"recipes.{recipe}")
     flag = data.draw(st.sampled_from(POSITIVE_INT_FLAGS[recipe]))
     value = data.draw(st.one_of(st.integers(max_value=0), st.text(max_size=4)))
-    argv = ["--out", out_dir, flag, str(value)]
+    argv = ["--out", out_dir, f"{flag}={value}"]  # `=`: a value starting with "-" is still the flag's value
     if isinstance(value, int):
         with pytest.raises(ValueError, match=f"`{flag}` must be"):
             module.run(module.build_parser().parse_args(argv))
