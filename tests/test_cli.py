@@ -78,10 +78,20 @@ def test_export_any_keras_file_to_tflite_and_its_step_model(tmp_path):
     assert step["path"] == str(tmp_path / "tagger_step.tflite") and step["max_abs_diff"] < 0.05
 
 
+def run_in_process(argv, capsys):
+    """`keras-dl ARGV` in this process (no TensorFlow start-up): `(exit code, stdout, stderr)`."""
+    from keras_dl import cli
+
+    with pytest.raises(SystemExit) as exit:
+        cli.main(argv)
+    captured = capsys.readouterr()
+    return exit.value.code, captured.out, captured.err
+
+
 @pytest.mark.parametrize("command", ["demo", "train", "export", "bench"])
-def test_every_command_explains_itself(command):
-    result = keras_dl(command, "--help")
-    assert "usage: keras-dl " + command in result.stdout
+def test_every_command_explains_itself(command, capsys):
+    code, out, _ = run_in_process([command, "--help"], capsys)
+    assert code == 0 and "usage: keras-dl " + command in out
 
 
 @pytest.mark.parametrize(
@@ -95,12 +105,19 @@ def test_every_command_explains_itself(command):
         (["export", ".", "--format", "saved_model", "--streaming"], "are for --format tflite"),
         (["bench", "/no/such/dir"], "`DIR`: no step.tflite"),
         (["bench", ".", "--runs", "0"], "`--runs`"),
-        (["train", "char_rnn", "--out", "/tmp/unused", "--hidden", "-1"], "`--hidden`"),
-        (["train", "long_term", "--out", "/tmp/unused", "--length", "0"], "`--length`"),
     ],
 )
-def test_bad_cli_input_names_the_argument(argv, match):
-    result = keras_dl(*argv, check=False)
+def test_bad_cli_input_names_the_argument(argv, match, capsys):
+    code, _, err = run_in_process(argv, capsys)
+    assert code == 2 and match in err
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["train", "char_rnn", "--out", "/tmp/unused", "--hidden", "-1"], "`--hidden`"),
+    (["train", "long_term", "--out", "/tmp/unused", "--length", "0"], "`--length`"),
+])
+def test_bad_recipe_input_names_the_argument(argv, match):
+    result = keras_dl(*argv, check=False)  # the installed console script: recipes live in the installed package
     assert result.returncode == 2
     assert match in result.stderr
 

@@ -61,11 +61,11 @@ def test_coarse_half_never_sees_the_current_coarse_byte(trained):
 
 def test_only_the_recurrent_matrix_is_pruned(trained):
     model, _ = trained
-    report = {row["weight"].split("/", 1)[1]: row["sparsity"] for row in sparsity_report(model)}
+    report = {row["weight"]: row["sparsity"] for row in sparsity_report(model)}
     # 16x1 blocks per gate: round(0.9 * 4 * 64) = 230 of 256 blocks.
-    assert report["gru/coarse_fine_gru_cell/recurrent_kernel"] == pytest.approx(230 / 256)
-    assert report["gru/coarse_fine_gru_cell/kernel"] == 0.0  # [3, 3 * units]: too small to prune, and masked.
-    assert report["coarse_hidden/kernel"] == 0.0 and report["fine_logits/kernel"] == 0.0
+    assert report[model.cell.recurrent_kernel.path] == pytest.approx(230 / 256)
+    assert report[model.cell.kernel.path] == 0.0  # [3, 3 * units]: too small to prune, and masked.
+    assert report[model.coarse_hidden.kernel.path] == 0.0 and report[model.fine_logits.kernel.path] == 0.0
 
 
 def test_sequence_model_equals_stepping_with_teacher_forced_coarse_bytes(trained):
