@@ -48,6 +48,17 @@ def streaming_inputs(rng):
             "gru_state_0": rng.normal(size=(B, 6)).astype(np.float32)}
 
 
+def attention_model(mechanism, masking=False):
+    """A mechanism attending over `[batch, T, D]` memory with its mean (over unmasked steps) as the query."""
+    inputs = keras.Input((None, D))
+    memory = keras.layers.Masking(PAD)(inputs) if masking else inputs
+    return keras.Model(inputs, mechanism([keras.layers.GlobalAveragePooling1D()(memory), memory]))
+
+
+def attention_case(make):
+    return Case(make=make, model=attention_model, inputs=sequence_inputs, output_shapes=(B, T), mask=True, phone=True)
+
+
 def cell_case(make, state_width=4, model=in_rnn):
     return Case(make=make, model=model, inputs=sequence_inputs, output_shapes=(B, T, state_width), mask=True,
                 phone=True)
@@ -72,6 +83,13 @@ CASES = {
     "DelayCell": cell_case(lambda: layers.DelayCell(4, delays=(1, 3))),
     "EchoStateCell": cell_case(lambda: layers.EchoStateCell(8, spectral_radius=0.9, connectivity=0.5),
                                state_width=2, model=with_readout),
+    # Attention mechanisms, each over a memory with a query from it.
+    "BahdanauAttention": attention_case(lambda: layers.BahdanauAttention(5, normalize=True)),
+    "LuongAttention": attention_case(lambda: layers.LuongAttention("general", use_scale=True)),
+    "BahdanauMonotonicAttention": attention_case(lambda: layers.BahdanauMonotonicAttention(
+        5, mode="parallel", sigmoid_noise=1.0, score_bias_init=-1.0)),
+    "LuongMonotonicAttention": attention_case(lambda: layers.LuongMonotonicAttention(
+        "general", use_scale=True, mode="recursive", sigmoid_noise=0.5)),
     # Whole-sequence layers.
     "LSTM": Case(make=lambda: layers.LSTM(4, return_sequences=True, dropout=0.2), model=in_model,
                  inputs=sequence_inputs, output_shapes=(B, T, 4), mask=True, phone=True),
@@ -98,6 +116,7 @@ CASES = {
 
 # Public classes that are not layers, cells or models, and where their behaviour is tested.
 NOT_LAYERS = {
+    "AttentionMechanism": "abstract base of the attention mechanisms above; every subclass has a case",
     "RecurrentCell": "abstract base of the cells above; every subclass has a case",
     "MagnitudePruning": "a weight constraint, a Layer only so Keras saves its mask and step with the pruned layer; "
                         "tests/sparsity/test_pruning_state.py saves it mid-ramp and resumes in a fresh process, and "

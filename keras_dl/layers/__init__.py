@@ -1,5 +1,12 @@
-"""Layers: recurrent cells (and, to come, attention, memory, causal convolutions, sampling)."""
+"""Layers: recurrent cells, attention mechanisms (and, to come, memory, causal convolutions, sampling)."""
 
+from keras_dl.layers.attention import AttentionMechanism
+from keras_dl.layers.attention import BahdanauAttention
+from keras_dl.layers.attention import BahdanauMonotonicAttention
+from keras_dl.layers.attention import LuongAttention
+from keras_dl.layers.attention import LuongMonotonicAttention
+from keras_dl.layers.attention import hardmax
+from keras_dl.layers.attention import monotonic_attention
 from keras_dl.layers.cells import ClockworkCell
 from keras_dl.layers.cells import CoarseFineGRUCell
 from keras_dl.layers.cells import DelayCell
