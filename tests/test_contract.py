@@ -83,6 +83,7 @@ CASES = {
     "DelayCell": cell_case(lambda: layers.DelayCell(4, delays=(1, 3))),
     "EchoStateCell": cell_case(lambda: layers.EchoStateCell(8, spectral_radius=0.9, connectivity=0.5),
                                state_width=2, model=with_readout),
+    "NTMCell": cell_case(lambda: layers.NTMCell(4, output_dim=4, memory_size=5, memory_width=3)),
     # Attention mechanisms, each over a memory with a query from it.
     "BahdanauAttention": attention_case(lambda: layers.BahdanauAttention(5, normalize=True)),
     "LuongAttention": attention_case(lambda: layers.LuongAttention("general", use_scale=True)),
