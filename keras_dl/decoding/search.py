@@ -1,0 +1,148 @@
+"""Beam search over any step function, batched, in one `keras.ops.while_loop` (XLA-compilable).
+
+`step_fn(tokens, state)` maps the last tokens of every hypothesis, `[batch * beam_width]`, and
+its state (any nest of `[batch * beam_width, ...]` tensors) to logits `[batch * beam_width,
+vocabulary]` and the next state: an RNN decoder step, a transformer with a key/value cache, a
+lookup table in a test. The initial state is given per batch row and tiled for the beams here.
+"""
+
+import math
+
+from keras import ops
+from keras import tree
+
+from keras_dl import _checks
+
+
+def tile_for_beams(structure, beam_width):
+    """Repeats every tensor of `structure` `beam_width` times along the batch axis: `[b, ...]` -> `[b * k, ...]`."""
+    return tree.map_structure(lambda t: ops.repeat(t, beam_width, axis=0), structure)
+
+
+def length_penalty(lengths, alpha):
+    """GNMT's length penalty (Wu et al. 2016, eq. 14): `((5 + length) / 6) ** alpha`."""
+    return ops.power((5.0 + ops.cast(lengths, "float32")) / 6.0, alpha)
+
+
+def coverage_penalty(coverage, beta):
+    """GNMT's coverage penalty (eq. 14): `beta * sum_i log(min(sum_j p_ij, 1))` over source positions `i`."""
+    return beta * ops.sum(ops.log(ops.clip(coverage, 1e-10, 1.0)), axis=-1)
+
+
+def beam_search(step_fn, initial_state, start_tokens, end_token, beam_width, max_length, alpha=0.0, beta=0.0):
+    """The `beam_width` best continuations of `start_tokens` under `step_fn`, scored as GNMT does.
+
+    Every step extends each live hypothesis by every token and keeps the `beam_width` best by
+    `log P / length_penalty(length, alpha) + coverage_penalty(coverage, beta)`. A hypothesis that
+    emits `end_token` is finished: it stays in the beam, its log-probability and length no longer
+    change and its later tokens are `end_token`. Decoding stops when every hypothesis is finished
+    or after `max_length` tokens.
+
+    Args:
+        step_fn: `(tokens [n], state) -> (logits [n, vocabulary], state)` with `n = batch * beam_width`;
+            with `beta > 0`, `-> (logits, state, alignments [n, source_length])` (the step's attention).
+        initial_state: nest of `[batch, ...]` tensors (encoder outputs included): tiled for the beams.
+        start_tokens: int `[batch]`.
+        end_token: int.
+        beam_width: hypotheses kept per batch row, >= 1 (1 is greedy decoding).
+        max_length: most tokens generated, >= 1.
+        alpha: length penalty exponent (0: none; GNMT used 0.6-0.7).
+        beta: coverage penalty weight (0: none).
+
+    Returns:
+        `{"tokens": int32 [batch, beam_width, max_length], "scores": [batch, beam_width],
+        "log_probs": [batch, beam_width], "lengths": int32 [batch, beam_width]}`, best first; lengths
+        count the end token.
+
+    Example:
+    >>> # Token 3 ends. From the start: 0 (p .5), 1 (.4), 2 (.1); after 0: 0 (.3), ...; after 1: 0 (.9), ...
+    >>> table = np.log(np.array([[0.5, 0.4, 0.1, 0], [0.3, 0.28, 0.22, 0.2], [0.9, 0.05, 0.05, 0],
+    ...                          [0, 0, 0, 1]], "float32") + 1e-9)
+    >>> def step(tokens, state):  # state: steps taken
+    ...     rows = ops.where(state == 0, 0, ops.where(state == 1, tokens + 1, 3))
+    ...     return ops.take(table, rows, axis=0), state + 1
+    >>> start = np.zeros(1, "int32")
+    >>> greedy = beam_search(step, np.zeros(1, "int32"), start, end_token=3, beam_width=1, max_length=3)
+    >>> beam = beam_search(step, np.zeros(1, "int32"), start, end_token=3, beam_width=2, max_length=3)
+    >>> [(np.asarray(b["tokens"])[0, 0], round(float(np.exp(b["log_probs"][0, 0])), 3)) for b in (greedy, beam)]
+    [(array([0, 0, 3], dtype=int32), 0.15), (array([1, 0, 3], dtype=int32), 0.36)]
+    """
+    beam_width = _checks.positive_int("beam_width", beam_width)
+    max_length = _checks.positive_int("max_length", max_length)
+    alpha = _checks.non_negative_float("alpha", alpha)
+    beta = _checks.non_negative_float("beta", beta)
+    start_tokens = ops.convert_to_tensor(start_tokens, "int32")
+    if len(start_tokens.shape) != 1:
+        raise ValueError(f"`start_tokens` must be [batch], got shape {tuple(start_tokens.shape)}.")
+    batch = start_tokens.shape[0]
+    k = beam_width
+    state = tile_for_beams(initial_state, k)
+    tokens = ops.repeat(start_tokens, k, axis=0)
+    # Only the first hypothesis of each row is live at first, so the first step does not pick k copies.
+    log_probs = ops.tile(ops.convert_to_tensor([[0.0] + [-math.inf] * (k - 1)], "float32"), (batch, 1))
+    finished = ops.zeros((batch, k), "bool")
+    lengths = ops.zeros((batch, k), "int32")
+    history = ops.full((batch, k, max_length), end_token, "int32")
+    source_length = 1
+    if beta:  # The coverage's width is the source length, known from the step's alignments.
+        probe = step_fn(tokens, state)
+        if len(probe) != 3:
+            raise ValueError("`beta` > 0 needs the attention: `step_fn` must return (logits, state, alignments), "
+                             f"got {len(probe)} values.")
+        source_length = probe[2].shape[-1]
+    coverage = ops.zeros((batch, k, source_length), "float32")
+    positions = ops.arange(max_length, dtype="int32")
+
+    def score(log_p, lengths, coverage):
+        s = log_p / length_penalty(lengths, alpha) if alpha else log_p
+        return s + coverage_penalty(coverage, beta) if beta else s
+
+    def body(t, tokens, state, log_probs, finished, lengths, history, coverage):
+        outputs = step_fn(tokens, state)
+        logits, state = outputs[0], outputs[1]
+        vocabulary = logits.shape[-1]
+        step_log_probs = ops.reshape(ops.log_softmax(ops.cast(logits, "float32"), axis=-1), (batch, k, vocabulary))
+        # A finished hypothesis can only repeat the end token, at no cost.
+        only_end = ops.log(ops.cast(ops.arange(vocabulary) == end_token, "float32"))
+        step_log_probs = ops.where(finished[..., None], only_end, step_log_probs)
+        total = log_probs[..., None] + step_log_probs
+        new_lengths = lengths + ops.cast(ops.logical_not(finished), "int32")
+        new_coverage = coverage
+        if beta:
+            alignments = ops.reshape(ops.cast(outputs[2], "float32"), (batch, k, -1))
+            new_coverage = coverage + ops.where(finished[..., None], 0.0, alignments)
+        candidates = score(total, new_lengths[..., None], new_coverage[:, :, None, :] if beta else None)
+        _, best = ops.top_k(ops.reshape(candidates, (batch, k * vocabulary)), k)
+        beam = best // vocabulary
+        token = ops.cast(best % vocabulary, "int32")
+
+        def gather(x):
+            return ops.take_along_axis(x, ops.reshape(beam, beam.shape + (1,) * (len(x.shape) - 2)), axis=1)
+
+        log_probs = ops.take_along_axis(ops.reshape(total, (batch, k * vocabulary)), best, axis=1)
+        lengths = gather(new_lengths)
+        was_finished = gather(finished)
+        finished = ops.logical_or(was_finished, token == end_token)
+        history = ops.where(positions == t, token[..., None], gather(history))
+        coverage = gather(new_coverage)
+        flat = ops.reshape(beam + ops.arange(batch, dtype=beam.dtype)[:, None] * k, (-1,))
+        state = tree.map_structure(lambda s: ops.take(s, flat, axis=0), state)
+        return t + 1, ops.reshape(token, (-1,)), state, log_probs, finished, lengths, history, coverage
+
+    def cond(t, tokens, state, log_probs, finished, *_):
+        return ops.logical_and(t < max_length, ops.logical_not(ops.all(finished)))
+
+    loop = (ops.convert_to_tensor(0, "int32"), tokens, state, log_probs, finished, lengths, history, coverage)
+    _, _, _, log_probs, finished, lengths, history, coverage = ops.while_loop(cond, body, loop,
+                                                                              maximum_iterations=max_length)
+    scores = score(log_probs, lengths, coverage)
+    order = ops.argsort(-scores, axis=-1)
+    take = lambda x: ops.take_along_axis(x, ops.reshape(order, order.shape + (1,) * (len(x.shape) - 2)), 1)  # noqa: E731
+    return {"tokens": take(history), "scores": take(scores), "log_probs": take(log_probs), "lengths": take(lengths)}
+
+
+def greedy_search(step_fn, initial_state, start_tokens, end_token, max_length):
+    """Greedy decoding: `beam_search` with one hypothesis; returns `[batch, max_length]` tokens and lengths."""
+    best = beam_search(step_fn, initial_state, start_tokens, end_token, 1, max_length)
+    return {"tokens": best["tokens"][:, 0], "lengths": best["lengths"][:, 0], "log_probs": best["log_probs"][:, 0]}
+

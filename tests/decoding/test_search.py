@@ -1,0 +1,119 @@
+"""Beam search on hand-built distributions whose best sequences are worked out by hand."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+from keras_dl.decoding import beam_search
+from keras_dl.decoding import greedy_search
+from keras_dl.decoding import tile_for_beams
+
+END = 3
+# Rows: the first step; after token 0; after token 1; anything later (the end token, surely).
+GREEDY_IS_WRONG = [[0.5, 0.4, 0.1, 0], [0.3, 0.28, 0.22, 0.2], [0.9, 0.05, 0.05, 0], [0, 0, 0, 1]]
+SHORT_OR_LONG = [[0.45, 0, 0, 0.55], [0.95, 0.05, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1]]
+
+
+def table_step(*tables, alignments=None):
+    """A step function reading next-token probabilities from `tables[row]` by the number of steps taken."""
+    logits = np.log(np.array(tables, np.float32) + 1e-12)
+
+    def step(tokens, state):
+        steps, which = state["steps"], state["which"]
+        rows = ops.where(steps == 0, 0, ops.where(steps == 1, ops.minimum(tokens + 1, 3), 3))
+        out = ops.take(ops.reshape(logits, (-1, 4)), which * 4 + rows, axis=0)
+        state = {"steps": steps + 1, "which": which}
+        if alignments is None:
+            return out, state
+        return out, state, ops.tile(ops.convert_to_tensor([alignments], "float32"), (tokens.shape[0], 1))
+
+    return step
+
+
+def start(which=(0,)):
+    which = np.array(which, np.int32)
+    return {"steps": np.zeros_like(which), "which": which}, np.zeros_like(which)
+
+
+def search(step, state, tokens, **kwargs):
+    return {key: np.asarray(value) for key, value in beam_search(step, state, tokens, END, **kwargs).items()}
+
+
+def test_beam_search_finds_the_sequence_greedy_decoding_misses():
+    greedy = {k: np.asarray(v) for k, v in greedy_search(table_step(GREEDY_IS_WRONG), *start(), END, 3).items()}
+    np.testing.assert_array_equal(greedy["tokens"], [[0, 0, END]])
+    np.testing.assert_allclose(greedy["log_probs"], [math.log(0.5 * 0.3)], atol=1e-6)
+    beam = search(table_step(GREEDY_IS_WRONG), *start(), beam_width=2, max_length=3)
+    np.testing.assert_array_equal(beam["tokens"][0], [[1, 0, END], [0, 0, END]])
+    np.testing.assert_allclose(beam["log_probs"][0], [math.log(0.4 * 0.9), math.log(0.5 * 0.3)], atol=1e-6)
+    np.testing.assert_array_equal(beam["lengths"][0], [3, 3])
+
+
+def test_a_length_penalty_changes_the_winner_as_computed_by_hand():
+    short, long = math.log(0.55), math.log(0.45 * 0.95)
+    plain = search(table_step(SHORT_OR_LONG), *start(), beam_width=2, max_length=3)
+    np.testing.assert_array_equal(plain["tokens"][0, 0], [END, END, END])
+    np.testing.assert_allclose(plain["scores"][0], [short, long], atol=1e-6)
+    penalised = search(table_step(SHORT_OR_LONG), *start(), beam_width=2, max_length=3, alpha=2.0)
+    np.testing.assert_array_equal(penalised["tokens"][0], [[0, 0, END], [END, END, END]])
+    # GNMT: log P / ((5 + length) / 6) ** alpha; lengths 3 and 1 (the end token counts).
+    np.testing.assert_allclose(penalised["scores"][0], [long / (8 / 6) ** 2, short / 1.0], atol=1e-6)
+    # The short hypothesis finished at step 1 and stayed finished: its length and log P did not move.
+    np.testing.assert_array_equal(penalised["lengths"][0], [3, 1])
+    np.testing.assert_allclose(penalised["log_probs"][0], [long, short], atol=1e-6)
+
+
+def test_a_coverage_penalty_counts_the_attention_of_live_steps_only():
+    a = [0.6, 0.4, 0.2]  # each step's attention over a 3-token source
+    beam = search(table_step(SHORT_OR_LONG, alignments=a), *start(), beam_width=2, max_length=3, beta=1.0)
+    long = math.log(0.45 * 0.95) + math.log(0.6)  # coverage 3a = [1.8, 1.2, 0.6]: min(., 1) -> [1, 1, 0.6]
+    short = math.log(0.55) + sum(math.log(x) for x in a)  # one live step: coverage a
+    np.testing.assert_array_equal(beam["tokens"][0], [[0, 0, END], [END, END, END]])
+    np.testing.assert_allclose(beam["scores"][0], [long, short], atol=1e-5)
+
+
+def test_rows_of_a_batch_are_searched_independently_and_under_xla():
+    step = table_step(GREEDY_IS_WRONG, SHORT_OR_LONG)
+    together = search(step, *start((0, 1)), beam_width=2, max_length=3)
+    for row in (0, 1):
+        alone = search(step, *start((row,)), beam_width=2, max_length=3)
+        for key in together:
+            np.testing.assert_allclose(together[key][row], alone[key][0], atol=1e-6)
+    compiled = tf.function(lambda state, tokens: beam_search(step, state, tokens, END, 2, 3), jit_compile=True)
+    for key, value in compiled(*start((0, 1))).items():
+        np.testing.assert_allclose(np.asarray(value), together[key], atol=1e-6)
+
+
+def test_decoding_stops_at_max_length_with_unfinished_hypotheses():
+    never_ends = [[0.6, 0.4, 0, 0], [0.7, 0.3, 0, 0], [0.55, 0.45, 0, 0], [0.5, 0.5, 0, 0]]
+    beam = search(table_step(never_ends), *start(), beam_width=2, max_length=2)
+    np.testing.assert_array_equal(beam["tokens"][0], [[0, 0], [1, 0]])  # 0.42 and 0.22
+    np.testing.assert_allclose(beam["log_probs"][0], np.log([0.42, 0.22]), atol=1e-6)
+    np.testing.assert_array_equal(beam["lengths"][0], [2, 2])
+
+
+def test_tile_for_beams_repeats_each_row():
+    tiled = tile_for_beams({"memory": np.arange(6).reshape(2, 3)}, 2)
+    np.testing.assert_array_equal(np.asarray(tiled["memory"]), [[0, 1, 2], [0, 1, 2], [3, 4, 5], [3, 4, 5]])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"beam_width": 0}, "`beam_width` must be a positive int"),
+    ({"max_length": 0}, "`max_length` must be a positive int"),
+    ({"alpha": -1.0}, "`alpha`"),
+    ({"tokens": np.zeros((1, 1), "int32")}, r"`start_tokens` must be \[batch\]"),
+])
+def test_bad_arguments_are_named_before_decoding(kwargs, match):
+    state, tokens = start()
+    arguments = {"beam_width": 2, "max_length": 3, **kwargs}
+    tokens = arguments.pop("tokens", tokens)
+    with pytest.raises(ValueError, match=match):
+        beam_search(table_step(GREEDY_IS_WRONG), state, tokens, END, **arguments)
+
+
+def test_a_coverage_penalty_without_alignments_is_named():
+    with pytest.raises(ValueError, match=r"`beta` > 0 needs the attention"):
+        beam_search(table_step(GREEDY_IS_WRONG), *start(), END, 2, 3, beta=1.0)
