@@ -129,6 +129,8 @@ NOT_LAYERS = {
     "PrunableWeight": "a declaration record (tests/sparsity/test_pruning_state.py)",
     "SparsitySummaries": "a callback (tests/sparsity/test_pruning.py)",
     "BitsPerCharacter": "a metric: serialisation below, values in tests/metrics",
+    "ExactMatch": "a metric: serialisation below, values in tests/metrics",
+    "SequenceLoss": "a loss: serialisation below, values against tfa's formulas in tests/metrics",
     "GradientFlowMonitor": "a callback (tests/diagnostics)",
     "TFLiteModel": "a LiteRT runner (tests/export)",
     "MultiWorkerMirroredStrategy": "a tf.distribute strategy (tests/recipes/test_distributed.py trains on two workers)",
@@ -171,7 +173,10 @@ def test_contract(name, check, tmp_path):
 
 
 @pytest.mark.parametrize("obj", [layers.UnitInterval(0.01), SCHEDULE, sparsity.ConstantSparsity(0.5, 3, 9, 2),
-                                 keras_dl.metrics.BitsPerCharacter()], ids=type)
+                                 keras_dl.metrics.BitsPerCharacter(), keras_dl.metrics.ExactMatch(padding_token=0),
+                                 keras_dl.metrics.SequenceLoss(average_across_timesteps=True, sum_over_timesteps=False,
+                                                               average_across_batch=True, sum_over_batch=False)],
+                         ids=type)
 def test_serialisable_objects_round_trip(obj):
     copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(obj))
     assert type(copy) is type(obj) and copy.get_config() == obj.get_config()

@@ -1,0 +1,141 @@
+"""Sequence losses and metrics for encoder-decoders: tfa.seq2seq's `sequence_loss`, exact match."""
+
+import keras
+from keras import ops
+
+
+def sequence_loss(logits, targets, weights, average_across_timesteps=True, average_across_batch=True,
+                  sum_over_timesteps=False, sum_over_batch=False):
+    """Weighted cross-entropy of a sequence of logits, reduced as tfa.seq2seq's `sequence_loss`.
+
+    The per-position cross-entropy is multiplied by `weights` (0 on padding), then:
+    `average_across_*` sums over the axis and divides by the sum of the weights there;
+    `sum_over_*` sums over the axis and divides by the number of non-zero weights there
+    (both axes with both flags: a scalar; one axis: a vector over the other; none: `[batch, time]`).
+
+    Args:
+        logits: `[batch, time, vocabulary]`.
+        targets: int `[batch, time]`.
+        weights: `[batch, time]` (a mask as 0/1 floats, or any weights).
+        average_across_timesteps, average_across_batch, sum_over_timesteps, sum_over_batch: the
+            reduction; an axis cannot be both averaged and summed.
+
+    Returns:
+        the loss, of rank 0, 1 or 2.
+
+    Example:
+    >>> logits = np.log(np.array([[[0.5, 0.5], [0.9, 0.1]]], "float32"))
+    >>> round(float(sequence_loss(logits, np.array([[0, 0]]), np.array([[1.0, 0.0]]))), 4)  # -log 0.5
+    0.6931
+    """
+    logits, targets = ops.convert_to_tensor(logits), ops.convert_to_tensor(targets)
+    weights = ops.convert_to_tensor(weights)
+    if len(logits.shape) != 3 or len(targets.shape) != 2 or len(weights.shape) != 2:
+        raise ValueError(f"`logits` must be [batch, time, vocabulary] and `targets` and `weights` [batch, time], "
+                         f"got shapes {tuple(logits.shape)}, {tuple(targets.shape)}, {tuple(weights.shape)}.")
+    for axis in ("timesteps", "batch"):
+        if (average_across_timesteps if axis == "timesteps" else average_across_batch) and (
+                sum_over_timesteps if axis == "timesteps" else sum_over_batch):
+            raise ValueError(f"`average_across_{axis}` and `sum_over_{axis}` cannot both be set.")
+    crossent = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    weights = ops.cast(weights, crossent.dtype)
+    crossent = crossent * weights
+    count = ops.cast(weights != 0, crossent.dtype)
+    average = (average_across_batch, average_across_timesteps)
+    total = (sum_over_batch, sum_over_timesteps)
+    axes = tuple(axis for axis in (0, 1) if average[axis] or total[axis])
+    if not axes:
+        return crossent
+    if any(average[axis] for axis in axes) and any(total[axis] for axis in axes):
+        raise ValueError("Average over one axis and sum over the other is not a reduction tfa.seq2seq defines; "
+                         "use the same kind on both axes, or one axis only.")
+    denominator = ops.sum(weights if average[axes[0]] else count, axis=axes)
+    return ops.divide_no_nan(ops.sum(crossent, axis=axes), denominator)
+
+
+@keras.saving.register_keras_serializable(package="keras_dl")
+class SequenceLoss(keras.losses.Loss):
+    """`sequence_loss` as a Keras loss: the weights are `fit`'s `sample_weight` and any mask on the logits.
+
+    By default the sum of the cross-entropy over every non-padding position divided by their
+    number (tfa's `SequenceLoss` defaults). Integer targets, logits.
+
+    Args:
+        average_across_timesteps, average_across_batch, sum_over_timesteps, sum_over_batch: as in
+            `sequence_loss`; the result must be a scalar (both axes reduced).
+
+    Example:
+    >>> loss = SequenceLoss()
+    >>> logits = np.log(np.array([[[0.5, 0.5], [0.9, 0.1]]], "float32"))
+    >>> round(float(loss(np.array([[0, 0]]), logits, sample_weight=np.array([[1.0, 1.0]]))), 4)
+    0.3993
+    """
+
+    def __init__(self, average_across_timesteps=False, average_across_batch=False, sum_over_timesteps=True,
+                 sum_over_batch=True, name="sequence_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not ((average_across_timesteps or sum_over_timesteps) and (average_across_batch or sum_over_batch)):
+            raise ValueError("SequenceLoss must reduce both axes to a scalar: set average_across_* or sum_over_* "
+                             "for both timesteps and batch.")
+        self.reduction_flags = {"average_across_timesteps": bool(average_across_timesteps),
+                                "average_across_batch": bool(average_across_batch),
+                                "sum_over_timesteps": bool(sum_over_timesteps), "sum_over_batch": bool(sum_over_batch)}
+        sequence_loss(ops.zeros((1, 1, 1)), ops.zeros((1, 1), "int32"), ops.ones((1, 1)),
+                      **self.reduction_flags)  # Rejects inconsistent flags now, not in fit.
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        weights = ops.ones(ops.shape(y_true), y_pred.dtype) if sample_weight is None else sample_weight
+        mask = getattr(y_pred, "_keras_mask", None)
+        if mask is not None:
+            weights = ops.cast(weights, y_pred.dtype) * ops.cast(mask, y_pred.dtype)
+        return sequence_loss(y_pred, y_true, weights, **self.reduction_flags)
+
+    def get_config(self):
+        return {"name": self.name, **self.reduction_flags}
+
+
+def exact_match(y_true, y_pred, padding_token=None):
+    """1.0 for each sequence whose predicted tokens all equal the targets (`padding_token` positions ignored).
+
+    Args:
+        y_true: int `[batch, time]`.
+        y_pred: int tokens `[batch, time]`, or logits `[batch, time, vocabulary]` (their argmax).
+        padding_token: a target token that is not compared (None: every position is).
+
+    Returns:
+        `[batch]` floats, 0 or 1.
+    """
+    y_true = ops.convert_to_tensor(y_true)
+    y_pred = ops.convert_to_tensor(y_pred)
+    if len(y_pred.shape) == 3:
+        y_pred = ops.argmax(y_pred, axis=-1)
+    if len(y_true.shape) != 2 or tuple(y_pred.shape) != tuple(y_true.shape):
+        raise ValueError(f"`y_pred` must be tokens [batch, time] or logits [batch, time, vocabulary] matching `y_true` "
+                         f"[batch, time], got shapes {tuple(y_pred.shape)} and {tuple(y_true.shape)}.")
+    same = ops.equal(ops.cast(y_pred, "int32"), ops.cast(y_true, "int32"))
+    if padding_token is not None:
+        same = ops.logical_or(same, ops.equal(ops.cast(y_true, "int32"), padding_token))
+    return ops.cast(ops.all(same, axis=-1), "float32")
+
+
+@keras.saving.register_keras_serializable(package="keras_dl")
+class ExactMatch(keras.metrics.MeanMetricWrapper):
+    """Fraction of sequences predicted exactly (`exact_match`), e.g. a normalised date or a sum.
+
+    Args:
+        padding_token: a target token that is not compared (None: every position is).
+
+    Example:
+    >>> metric = ExactMatch(padding_token=0)
+    >>> metric.update_state(np.array([[4, 2, 0], [4, 2, 0]]), np.array([[4, 2, 9], [4, 3, 0]]))
+    >>> float(metric.result())
+    0.5
+    """
+
+    def __init__(self, padding_token=None, name="exact_match", dtype=None):
+        super().__init__(fn=exact_match, name=name, dtype=dtype, padding_token=padding_token)
+        self.padding_token = padding_token
+        self._direction = "up"
+
+    def get_config(self):
+        return {"padding_token": self.padding_token, "name": self.name, "dtype": self.dtype}
