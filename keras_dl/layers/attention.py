@@ -276,7 +276,8 @@ class _Monotonic:
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def _build_score_bias(self):
+    def build(self, input_shape):
+        super().build(input_shape)  # The score's weights (the class after this mixin), then the bias r.
         self.score_bias = self.add_weight(name="attention_score_bias", shape=(),
                                           initializer=keras.initializers.Constant(self.score_bias_init))
 
@@ -297,9 +298,9 @@ class _Monotonic:
             previous_alignments = self.initial_alignments(keys)
         return monotonic_attention(p_choose, previous_alignments, self.mode)
 
-    def _monotonic_config(self):
-        return {"mode": self.mode, "sigmoid_noise": self.sigmoid_noise, "score_bias_init": self.score_bias_init,
-                "seed": self.seed}
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "sigmoid_noise": self.sigmoid_noise,
+                "score_bias_init": self.score_bias_init, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="keras_dl")
@@ -330,13 +331,6 @@ class BahdanauMonotonicAttention(_Monotonic, BahdanauAttention):
         super().__init__(units, normalize=normalize, **kwargs)
         self._init_monotonic(mode, sigmoid_noise, score_bias_init, seed)
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_score_bias()
-
-    def get_config(self):
-        return {**super().get_config(), **self._monotonic_config()}
-
 
 @keras.saving.register_keras_serializable(package="keras_dl")
 class LuongMonotonicAttention(_Monotonic, LuongAttention):
@@ -360,10 +354,3 @@ class LuongMonotonicAttention(_Monotonic, LuongAttention):
         kwargs.pop("probability_fn", None)
         super().__init__(score_mode, use_scale=use_scale, **kwargs)
         self._init_monotonic(mode, sigmoid_noise, score_bias_init, seed)
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_score_bias()
-
-    def get_config(self):
-        return {**super().get_config(), **self._monotonic_config()}
