@@ -14,6 +14,16 @@ def positive_int(name, value):
     return int(value)
 
 
+def non_negative_int(name, value, below=None):
+    """Returns `value` if it is an int with 0 <= value (< below), else raises naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be a non-negative int, got {value!r} ({type(value).__name__}).")
+    if value < 0 or (below is not None and value >= below):
+        bound = f"in [0, {below})" if below is not None else ">= 0"
+        raise ValueError(f"`{name}` must be an int {bound}, got {value}.")
+    return int(value)
+
+
 def positive_float(name, value):
     """Returns `value` as a float if it is > 0, else raises naming `name`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

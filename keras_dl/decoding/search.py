@@ -8,6 +8,7 @@ lookup table in a test. The initial state is given per batch row and tiled for t
 
 import math
 
+import keras
 from keras import ops
 from keras import tree
 
@@ -71,10 +72,13 @@ def beam_search(step_fn, initial_state, start_tokens, end_token, beam_width, max
     max_length = _checks.positive_int("max_length", max_length)
     alpha = _checks.non_negative_float("alpha", alpha)
     beta = _checks.non_negative_float("beta", beta)
-    start_tokens = ops.convert_to_tensor(start_tokens, "int32")
-    if len(start_tokens.shape) != 1:
-        raise ValueError(f"`start_tokens` must be [batch], got shape {tuple(start_tokens.shape)}.")
-    batch = start_tokens.shape[0]
+    end_token = _checks.non_negative_int("end_token", end_token)
+    start_tokens = ops.convert_to_tensor(start_tokens)
+    dtype = keras.backend.standardize_dtype(start_tokens.dtype)
+    if len(start_tokens.shape) != 1 or "int" not in dtype:
+        raise ValueError(f"`start_tokens` must be int [batch], got {dtype} of shape {tuple(start_tokens.shape)}.")
+    start_tokens = ops.cast(start_tokens, "int32")
+    batch = ops.shape(start_tokens)[0]  # A tensor when unknown while tracing (a serving signature).
     k = beam_width
     state = tile_for_beams(initial_state, k)
     tokens = ops.repeat(start_tokens, k, axis=0)
@@ -117,7 +121,7 @@ def beam_search(step_fn, initial_state, start_tokens, end_token, beam_width, max
         token = ops.cast(best % vocabulary, "int32")
 
         def gather(x):
-            return ops.take_along_axis(x, ops.reshape(beam, beam.shape + (1,) * (len(x.shape) - 2)), axis=1)
+            return ops.take_along_axis(x, _trailing_axes(beam, len(x.shape)), axis=1)
 
         log_probs = ops.take_along_axis(ops.reshape(total, (batch, k * vocabulary)), best, axis=1)
         lengths = gather(new_lengths)
@@ -137,8 +141,15 @@ def beam_search(step_fn, initial_state, start_tokens, end_token, beam_width, max
                                                                               maximum_iterations=max_length)
     scores = score(log_probs, lengths, coverage)
     order = ops.argsort(-scores, axis=-1)
-    take = lambda x: ops.take_along_axis(x, ops.reshape(order, order.shape + (1,) * (len(x.shape) - 2)), 1)  # noqa: E731
-    return {"tokens": take(history), "scores": take(scores), "log_probs": take(log_probs), "lengths": take(lengths)}
+    best_first = {"tokens": history, "scores": scores, "log_probs": log_probs, "lengths": lengths}
+    return {key: ops.take_along_axis(x, _trailing_axes(order, len(x.shape)), axis=1) for key, x in best_first.items()}
+
+
+def _trailing_axes(indices, rank):
+    """`[batch, beam]` indices with size-1 axes added up to `rank`, for take_along_axis."""
+    for _ in range(rank - 2):
+        indices = ops.expand_dims(indices, -1)
+    return indices
 
 
 def greedy_search(step_fn, initial_state, start_tokens, end_token, max_length):

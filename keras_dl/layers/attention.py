@@ -14,6 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_dl import _checks
+
 _MASKED_SCORE = -65504.0  # float16's lowest: representable in every float dtype, exp() of it is 0.
 _PROBABILITY_FNS = ("softmax", "hardmax")
 _MONOTONIC_MODES = ("parallel", "recursive", "hard")
@@ -132,11 +134,12 @@ class AttentionMechanism(keras.layers.Layer):
     def alignments(self, query, keys, memory_mask=None, previous_alignments=None, training=None):
         """`[batch, memory_time]` alignments of `query` over precomputed `keys`."""
         scores = self.score(query, keys)
-        if memory_mask is not None:
-            scores = ops.where(memory_mask, scores, ops.cast(_MASKED_SCORE, scores.dtype))
-        if self.probability_fn == "hardmax":
-            return hardmax(scores)
-        return ops.softmax(scores, axis=-1)
+        if memory_mask is None:
+            return hardmax(scores) if self.probability_fn == "hardmax" else ops.softmax(scores, axis=-1)
+        scores = ops.where(memory_mask, scores, ops.cast(_MASKED_SCORE, scores.dtype))
+        alignments = hardmax(scores) if self.probability_fn == "hardmax" else ops.softmax(scores, axis=-1)
+        # Zero on masked positions even when a whole row is masked (an empty source), not uniform.
+        return alignments * ops.cast(memory_mask, alignments.dtype)
 
     def call(self, inputs, mask=None, previous_alignments=None, training=None):
         query, memory = inputs
@@ -182,9 +185,7 @@ class BahdanauAttention(AttentionMechanism):
 
     def __init__(self, units, normalize=False, probability_fn="softmax", **kwargs):
         super().__init__(probability_fn, **kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"`units` must be a positive int, got {units!r}.")
-        self.units = units
+        self.units = _checks.positive_int("units", units)
         self.normalize = bool(normalize)
 
     def build(self, input_shape):
@@ -268,10 +269,8 @@ class _Monotonic:
     def _init_monotonic(self, mode, sigmoid_noise, score_bias_init, seed):
         if mode not in _MONOTONIC_MODES:
             raise ValueError(f"`mode` must be one of {_MONOTONIC_MODES}, got {mode!r}.")
-        if not sigmoid_noise >= 0:
-            raise ValueError(f"`sigmoid_noise` must be >= 0, got {sigmoid_noise!r}.")
         self.mode = mode
-        self.sigmoid_noise = float(sigmoid_noise)
+        self.sigmoid_noise = _checks.non_negative_float("sigmoid_noise", sigmoid_noise)
         self.score_bias_init = float(score_bias_init)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)

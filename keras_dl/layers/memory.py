@@ -39,7 +39,9 @@ def address(memory, previous_weights, key, strength, gate, shift, sharpening):
     reach = (shift.shape[-1] - 1) // 2
     shifted = sum(shift[:, i:i + 1] * _circular_shift(gated, offset)
                   for i, offset in enumerate(range(-reach, reach + 1)))
-    sharpened = ops.power(shifted + _EPSILON, sharpening)
+    # Divided by the largest weight first: the largest power is then 1, so no row underflows to 0 / 0.
+    shifted = shifted + _EPSILON
+    sharpened = ops.power(shifted / ops.max(shifted, axis=-1, keepdims=True), sharpening)
     return sharpened / ops.sum(sharpened, axis=-1, keepdims=True)
 
 
@@ -82,12 +84,8 @@ class NTMCell(keras.layers.Layer):
         self.memory_size = _checks.positive_int("memory_size", memory_size)
         self.memory_width = _checks.positive_int("memory_width", memory_width)
         self.read_heads = _checks.positive_int("read_heads", read_heads)
-        if not isinstance(write_heads, int) or isinstance(write_heads, bool) or write_heads < 0:
-            raise ValueError(f"`write_heads` must be a non-negative int, got {write_heads!r}.")
-        self.write_heads = write_heads
-        if not isinstance(shift_range, int) or isinstance(shift_range, bool) or not 0 <= shift_range < memory_size:
-            raise ValueError(f"`shift_range` must be an int in [0, memory_size), got {shift_range!r}.")
-        self.shift_range = shift_range
+        self.write_heads = _checks.non_negative_int("write_heads", write_heads)
+        self.shift_range = _checks.non_negative_int("shift_range", shift_range, below=self.memory_size)
         self.controller = LSTMCell(units, name="controller")
         # Per head: key, strength, gate, shift distribution, sharpening; a write head adds erase and add vectors.
         self._addressing = memory_width + 3 + 2 * shift_range + 1

@@ -84,7 +84,10 @@ class SequenceLoss(keras.losses.Loss):
                       **self.reduction_flags)  # Rejects inconsistent flags now, not in fit.
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        weights = ops.ones(ops.shape(y_true), y_pred.dtype) if sample_weight is None else sample_weight
+        weights = ops.ones(ops.shape(y_true), y_pred.dtype)
+        if sample_weight is not None:  # [batch] (one weight per sequence) or [batch, time]
+            sample_weight = ops.cast(sample_weight, y_pred.dtype)
+            weights = weights * (ops.expand_dims(sample_weight, -1) if len(sample_weight.shape) == 1 else sample_weight)
         mask = getattr(y_pred, "_keras_mask", None)
         if mask is not None:
             weights = ops.cast(weights, y_pred.dtype) * ops.cast(mask, y_pred.dtype)
@@ -94,13 +97,14 @@ class SequenceLoss(keras.losses.Loss):
         return {"name": self.name, **self.reduction_flags}
 
 
-def exact_match(y_true, y_pred, padding_token=None):
+def exact_match(y_true, y_pred, padding_token=None, mask=None):
     """1.0 for each sequence whose predicted tokens all equal the targets (`padding_token` positions ignored).
 
     Args:
         y_true: int `[batch, time]`.
         y_pred: int tokens `[batch, time]`, or logits `[batch, time, vocabulary]` (their argmax).
         padding_token: a target token that is not compared (None: every position is).
+        mask: `[batch, time]`, False where not compared (the mask of a model's logits).
 
     Returns:
         `[batch]` floats, 0 or 1.
@@ -115,15 +119,18 @@ def exact_match(y_true, y_pred, padding_token=None):
     same = ops.equal(ops.cast(y_pred, "int32"), ops.cast(y_true, "int32"))
     if padding_token is not None:
         same = ops.logical_or(same, ops.equal(ops.cast(y_true, "int32"), padding_token))
+    if mask is not None:
+        same = ops.logical_or(same, ops.logical_not(ops.cast(mask, "bool")))
     return ops.cast(ops.all(same, axis=-1), "float32")
 
 
 @keras.saving.register_keras_serializable(package="keras_dl")
-class ExactMatch(keras.metrics.MeanMetricWrapper):
+class ExactMatch(keras.metrics.Mean):
     """Fraction of sequences predicted exactly (`exact_match`), e.g. a normalised date or a sum.
 
     Args:
-        padding_token: a target token that is not compared (None: every position is).
+        padding_token: a target token that is not compared (None: every position is). Positions
+            masked in the logits (e.g. by `Embedding(mask_zero=True)`) are not compared either.
 
     Example:
     >>> metric = ExactMatch(padding_token=0)
@@ -133,9 +140,14 @@ class ExactMatch(keras.metrics.MeanMetricWrapper):
     """
 
     def __init__(self, padding_token=None, name="exact_match", dtype=None):
-        super().__init__(fn=exact_match, name=name, dtype=dtype, padding_token=padding_token)
+        super().__init__(name=name, dtype=dtype)
         self.padding_token = padding_token
         self._direction = "up"
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        # One value per sequence: the logits' [batch, time] mask decides what is compared, it is no weight.
+        mask = getattr(y_pred, "_keras_mask", None)
+        return super().update_state(exact_match(y_true, y_pred, self.padding_token, mask), sample_weight)
 
     def get_config(self):
         return {"padding_token": self.padding_token, "name": self.name, "dtype": self.dtype}

@@ -87,6 +87,15 @@ def test_rows_of_a_batch_are_searched_independently_and_under_xla():
         np.testing.assert_allclose(np.asarray(value), together[key], atol=1e-6)
 
 
+def test_a_serving_signature_with_an_unknown_batch_size():
+    step = table_step(GREEDY_IS_WRONG, SHORT_OR_LONG)
+    signature = [{"steps": tf.TensorSpec([None], tf.int32), "which": tf.TensorSpec([None], tf.int32)},
+                 tf.TensorSpec([None], tf.int32)]
+    serve = tf.function(lambda state, tokens: beam_search(step, state, tokens, END, 2, 3), input_signature=signature)
+    for key, value in serve(*start((1, 0))).items():
+        np.testing.assert_allclose(np.asarray(value), search(step, *start((1, 0)), beam_width=2, max_length=3)[key])
+
+
 def test_decoding_stops_at_max_length_with_unfinished_hypotheses():
     never_ends = [[0.6, 0.4, 0, 0], [0.7, 0.3, 0, 0], [0.55, 0.45, 0, 0], [0.5, 0.5, 0, 0]]
     beam = search(table_step(never_ends), *start(), beam_width=2, max_length=2)
@@ -104,7 +113,8 @@ def test_tile_for_beams_repeats_each_row():
     ({"beam_width": 0}, "`beam_width` must be a positive int"),
     ({"max_length": 0}, "`max_length` must be a positive int"),
     ({"alpha": -1.0}, "`alpha`"),
-    ({"tokens": np.zeros((1, 1), "int32")}, r"`start_tokens` must be \[batch\]"),
+    ({"tokens": np.zeros((1, 1), "int32")}, r"`start_tokens` must be int \[batch\]"),
+    ({"tokens": np.zeros(1, "float32")}, r"`start_tokens` must be int \[batch\], got float32"),
 ])
 def test_bad_arguments_are_named_before_decoding(kwargs, match):
     state, tokens = start()

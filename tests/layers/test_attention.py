@@ -168,3 +168,12 @@ def test_bad_input_is_named():
         LuongMonotonicAttention(mode="soft")
     with pytest.raises(ValueError, match="`sigmoid_noise` must be >= 0"):
         BahdanauMonotonicAttention(U, sigmoid_noise=-1.0)
+
+
+@pytest.mark.parametrize("probability_fn", ["softmax", "hardmax"])
+def test_a_fully_masked_memory_row_gets_no_weight(probability_fn):
+    query, memory, mask = data()
+    mask[1] = False  # an empty source sequence
+    alignments = np.asarray(BahdanauAttention(U, probability_fn=probability_fn)([query, memory], mask=[None, mask]))
+    np.testing.assert_array_equal(alignments[1], 0.0)
+    np.testing.assert_allclose(alignments[[0, 2]].sum(-1), 1.0, atol=1e-6)

@@ -85,9 +85,20 @@ def test_a_step_reads_the_old_memory_then_erases_and_adds():
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="`shift_range` must be an int in"):
         NTMCell(8, 2, memory_size=4, shift_range=4)
-    with pytest.raises(ValueError, match="`write_heads` must be a non-negative int"):
+    with pytest.raises(ValueError, match="`write_heads` must be an int >= 0"):
         NTMCell(8, 2, write_heads=-1)
     with pytest.raises(ValueError, match="`memory_width`"):
         NTMCell(8, 2, memory_width=0)
     with pytest.raises(ValueError, match=r"expects inputs of shape \[batch, features\]"):
         keras.layers.RNN(NTMCell(8, 2))(np.zeros((2, 3), "float32"))
+
+
+def test_strong_sharpening_of_a_flat_weighting_stays_finite():
+    rng = np.random.default_rng(0)
+    memory = rng.uniform(size=(1, 128, 20)).astype(np.float32)
+    flat = np.full((1, 128), 1 / 128, np.float32)
+    for sharpening in (25.0, 100.0):  # (1/128) ** 25 underflows float32: normalising by the max first keeps it
+        w = np.asarray(address(memory, flat, np.zeros((1, 20), np.float32), np.ones((1, 1), np.float32),
+                               np.full((1, 1), 0.5, np.float32), np.array([[0.1, 0.8, 0.1]], np.float32),
+                               np.full((1, 1), sharpening, np.float32)))
+        assert np.all(np.isfinite(w)) and w.sum() == pytest.approx(1.0, abs=1e-5)

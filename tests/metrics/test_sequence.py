@@ -76,6 +76,27 @@ def test_sequence_loss_trains_with_fit_and_a_mask_from_the_model():
     assert float(model.evaluate(x, y, verbose=0)) < 0.5 * before
 
 
+def test_a_per_sequence_sample_weight_weighs_every_position_of_its_sequence():
+    logits, targets, _ = data()
+    per_sequence = np.array([1.0, 0.0, 2.0], np.float32)
+    expected = sequence_loss(logits, targets, np.repeat(per_sequence[:, None], T, 1), False, False, True, True)
+    np.testing.assert_allclose(float(SequenceLoss()(targets, logits, sample_weight=per_sequence)), float(expected),
+                               rtol=1e-6)
+
+
+def test_exact_match_of_a_masked_model_compares_only_unmasked_positions():
+    keras.utils.set_random_seed(0)
+    tokens = keras.Input((None,), dtype="int32")
+    h = keras.layers.Embedding(V + 1, 8, mask_zero=True)(tokens)
+    model = keras.Model(tokens, keras.layers.Dense(V)(keras.layers.GRU(8, return_sequences=True)(h)))
+    x = np.array([[1, 2, 0], [3, 0, 0]])
+    predicted = np.argmax(np.asarray(model(x)), -1)
+    y = np.where(x != 0, predicted, (predicted + 1) % V)  # right where unmasked, wrong on the padding
+    y[1, 0] = (y[1, 0] + 1) % V  # the second sequence is wrong at an unmasked position
+    model.compile("adam", SequenceLoss(), metrics=[ExactMatch()])
+    assert model.evaluate(x, y, verbose=0, return_dict=True)["exact_match"] == pytest.approx(0.5)
+
+
 def test_exact_match_ignores_padding_and_reads_logits():
     y_true = np.array([[4, 2, 0], [4, 2, 0], [1, 1, 1]])
     y_pred = np.array([[4, 2, 9], [4, 3, 0], [1, 1, 1]])
