@@ -89,6 +89,9 @@ def _check_inputs(name, input_shape):
     if len(query_shape) != 2 or len(memory_shape) != 3:
         raise ValueError(f"{name}: `query` must be [batch, depth] and `memory` [batch, time, depth], got "
                          f"shapes {tuple(query_shape)} and {tuple(memory_shape)}.")
+    if None not in (query_shape[0], memory_shape[0]) and query_shape[0] != memory_shape[0]:
+        raise ValueError(f"{name}: `query` and `memory` must have the same batch size, got shapes "
+                         f"{tuple(query_shape)} and {tuple(memory_shape)}.")
     return query_shape, memory_shape
 
 
@@ -148,6 +151,10 @@ class AttentionMechanism(keras.layers.Layer):
             if not isinstance(mask, (list, tuple)) or len(mask) != 2:
                 raise ValueError(f"`mask` must be `[query_mask, memory_mask]`, got {mask!r}.")
             memory_mask = mask[1]
+            if memory_mask is not None and any(
+                    None not in (m, n) and m != n for m, n in zip(memory_mask.shape, memory.shape[:2])):
+                raise ValueError(f"`mask[1]` (the memory mask) must be [batch, memory_time] = "
+                                 f"{tuple(memory.shape[:2])}, got {tuple(memory_mask.shape)}.")
         return self.alignments(query, self.keys(memory), memory_mask, previous_alignments, training)
 
     def compute_mask(self, inputs, mask=None):
