@@ -1,10 +1,12 @@
-"""Decoding: beam and greedy search over any step function; sampling from step models."""
+"""Decoding: one loop for beam search, greedy search and sampling (temperature, top-k, top-p) over any step function."""
 
 from keras_dl.decoding.sampling import generate
 from keras_dl.decoding.sampling import generate_dual_softmax
 from keras_dl.decoding.sampling import sample_from_logits
 from keras_dl.decoding.search import beam_search
 from keras_dl.decoding.search import coverage_penalty
+from keras_dl.decoding.search import filter_logits
 from keras_dl.decoding.search import greedy_search
 from keras_dl.decoding.search import length_penalty
+from keras_dl.decoding.search import sample
 from keras_dl.decoding.search import tile_for_beams

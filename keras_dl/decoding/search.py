@@ -68,6 +68,13 @@ def beam_search(step_fn, initial_state, start_tokens, end_token, beam_width, max
     >>> [(np.asarray(b["tokens"])[0, 0], round(float(np.exp(b["log_probs"][0, 0])), 3)) for b in (greedy, beam)]
     [(array([0, 0, 3], dtype=int32), 0.15), (array([1, 0, 3], dtype=int32), 0.36)]
     """
+    return _decode(step_fn, initial_state, start_tokens, end_token, beam_width, max_length, alpha, beta)
+
+
+def _decode(step_fn, initial_state, start_tokens, end_token, beam_width, max_length, alpha=0.0, beta=0.0,
+            choose=None):
+    """The decode loop of `beam_search` and `sample`: `choose(candidates [batch, k * vocabulary], step_log_probs
+    [batch, k, vocabulary], t)` picks the k continuations (default: the k best candidates)."""
     beam_width = _checks.positive_int("beam_width", beam_width)
     max_length = _checks.positive_int("max_length", max_length)
     alpha = _checks.non_negative_float("alpha", alpha)
@@ -116,7 +123,8 @@ def beam_search(step_fn, initial_state, start_tokens, end_token, beam_width, max
             alignments = ops.reshape(ops.cast(outputs[2], "float32"), (batch, k, -1))
             new_coverage = coverage + ops.where(finished[..., None], 0.0, alignments)
         candidates = score(total, new_lengths[..., None], new_coverage[:, :, None, :] if beta else None)
-        _, best = ops.top_k(ops.reshape(candidates, (batch, k * vocabulary)), k)
+        flat = ops.reshape(candidates, (batch, k * vocabulary))
+        best = ops.top_k(flat, k)[1] if choose is None else choose(flat, step_log_probs, t)
         beam = best // vocabulary
         token = ops.cast(best % vocabulary, "int32")
 
@@ -157,3 +165,76 @@ def greedy_search(step_fn, initial_state, start_tokens, end_token, max_length):
     best = beam_search(step_fn, initial_state, start_tokens, end_token, 1, max_length)
     return {"tokens": best["tokens"][:, 0], "lengths": best["lengths"][:, 0], "log_probs": best["log_probs"][:, 0]}
 
+
+
+def filter_logits(logits, temperature=1.0, top_k=None, top_p=None):
+    """Logits `[..., vocabulary]` divided by `temperature`, with tokens outside the top-k and the top-p nucleus at -inf.
+
+    Top-p (Holtzman et al. 2020) keeps the smallest set of most probable tokens whose probability
+    reaches `top_p` (the most probable token always stays).
+    """
+    logits = ops.cast(logits, "float32") / temperature
+    vocabulary = logits.shape[-1]
+    if top_k is not None and top_k < vocabulary:
+        kth = ops.top_k(logits, top_k)[0][..., -1:]
+        logits = ops.where(logits < kth, -math.inf, logits)
+    if top_p is not None and top_p < 1.0:
+        ordered = ops.top_k(logits, vocabulary)[0]
+        before = ops.cumsum(ops.softmax(ordered, axis=-1), axis=-1) - ops.softmax(ordered, axis=-1)
+        # The smallest kept logit: the last one whose preceding mass is still below top_p.
+        threshold = ops.min(ops.where(before < top_p, ordered, math.inf), axis=-1, keepdims=True)
+        logits = ops.where(logits < threshold, -math.inf, logits)
+    return logits
+
+
+def sample(step_fn, initial_state, start_tokens, end_token, max_length, temperature=1.0, top_k=None, top_p=None,
+           seed=None):
+    """Ancestral sampling of one continuation per row, in `beam_search`'s loop: temperature, top-k, top-p.
+
+    Each step draws the next token from `softmax(filter_logits(logits))` (Gumbel-max on noise drawn
+    before the loop, so the loop is deterministic given `seed` and XLA-compilable); `temperature=0`
+    is greedy decoding. A row stops at `end_token`.
+
+    Args:
+        step_fn, initial_state, start_tokens, end_token, max_length: as `beam_search`'s.
+        temperature: >= 0.
+        top_k: keep the k most probable tokens (None: all).
+        top_p: keep the nucleus of probability top_p, in (0, 1] (None: all).
+        seed: int seed of the draws (one seed repeats its draws; XLA's differ from TF's, another generator).
+
+    Returns:
+        `{"tokens": int32 [batch, max_length], "lengths": int32 [batch], "log_probs": [batch]}`
+        (log-probabilities under the unfiltered model).
+
+    Example:
+    >>> logits = np.log(np.array([[0.1, 0.6, 0.3]], "float32"))
+    >>> def step(tokens, state):
+    ...     return ops.tile(logits, (ops.shape(tokens)[0], 1)), state
+    >>> out = sample(step, np.zeros((4, 1)), np.zeros(4, "int32"), end_token=0, max_length=5, top_k=1)
+    >>> np.asarray(out["tokens"])[0]  # top_k=1: always the most probable token
+    array([1, 1, 1, 1, 1], dtype=int32)
+    """
+    temperature = _checks.non_negative_float("temperature", temperature)
+    max_length = _checks.positive_int("max_length", max_length)
+    if top_k is not None:
+        top_k = _checks.positive_int("top_k", top_k)
+    if top_p is not None:
+        top_p = _checks.positive_float("top_p", top_p)
+        if top_p > 1.0:
+            raise ValueError(f"`top_p` must be in (0, 1], got {top_p}.")
+    start_tokens = ops.convert_to_tensor(start_tokens)
+    if temperature > 0:
+        # Gumbel noise for every step, drawn before the loop (a probe step gives the vocabulary; a traced
+        # graph drops the probe's computation, only its static shape is read).
+        vocabulary = step_fn(ops.cast(start_tokens, "int32"), initial_state)[0].shape[-1]
+        uniform = keras.random.uniform((max_length, ops.shape(start_tokens)[0], vocabulary), 1e-9, 1.0, seed=seed)
+        gumbel = -ops.log(-ops.log(uniform))
+
+    def choose(candidates, step_log_probs, t):
+        if temperature == 0.0:
+            return ops.argmax(candidates, axis=-1)[:, None]
+        filtered = filter_logits(step_log_probs[:, 0], temperature, top_k, top_p)  # one hypothesis per row
+        return ops.argmax(filtered + ops.take(gumbel, t, axis=0), axis=-1)[:, None]
+
+    best = _decode(step_fn, initial_state, start_tokens, end_token, 1, max_length, choose=choose)
+    return {"tokens": best["tokens"][:, 0], "lengths": best["lengths"][:, 0], "log_probs": best["log_probs"][:, 0]}

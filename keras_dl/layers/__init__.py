@@ -1,4 +1,4 @@
-"""Layers: recurrent cells, attention mechanisms, memory (NTM) (and, to come, causal convolutions, sampling)."""
+"""Layers: recurrent cells, attention mechanisms and the attention decoder cell, memory (NTM) (and, to come, causal convolutions, sampling)."""
 
 from keras_dl.layers.attention import AttentionMechanism
 from keras_dl.layers.attention import BahdanauAttention
@@ -18,6 +18,7 @@ from keras_dl.layers.cells import OrthogonalCell
 from keras_dl.layers.cells import RecurrentCell
 from keras_dl.layers.cells import UnitInterval
 from keras_dl.layers.cells import state_sizes
+from keras_dl.layers.decoder import AttentionDecoderCell
 from keras_dl.layers.memory import NTMCell
 from keras_dl.layers.reservoir import EchoStateCell
 from keras_dl.layers.rnn import GRU

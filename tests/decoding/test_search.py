@@ -8,7 +8,9 @@ import tensorflow as tf
 from keras import ops
 
 from keras_dl.decoding import beam_search
+from keras_dl.decoding import filter_logits
 from keras_dl.decoding import greedy_search
+from keras_dl.decoding import sample
 from keras_dl.decoding import tile_for_beams
 
 END = 3
@@ -127,3 +129,69 @@ def test_bad_arguments_are_named_before_decoding(kwargs, match):
 def test_a_coverage_penalty_without_alignments_is_named():
     with pytest.raises(ValueError, match=r"`beta` > 0 needs the attention"):
         beam_search(table_step(GREEDY_IS_WRONG), *start(), END, 2, 3, beta=1.0)
+
+
+def fixed_step(probabilities):
+    with np.errstate(divide="ignore"):
+        logits = np.log(np.array([probabilities], np.float32))
+
+    def step(tokens, state):
+        return ops.tile(logits, (ops.shape(tokens)[0], 1)), state
+    return step
+
+
+P = [0.1, 0.6, 0.3, 0.0]  # token 3 (the end) never drawn
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(), P[:3]),
+    (dict(temperature=2.0), np.sqrt(P[:3]) / np.sqrt(P[:3]).sum()),
+    (dict(top_k=2), [0, 2 / 3, 1 / 3]),
+    (dict(top_p=0.65), [0, 2 / 3, 1 / 3]),  # 0.6 alone is short of 0.65: the nucleus is {1, 2}
+    (dict(top_p=0.5), [0, 1, 0])])
+def test_sampling_draws_from_the_filtered_distribution(kwargs, expected):
+    n = 6000
+    out = sample(fixed_step(P), np.zeros((n, 1)), np.zeros(n, "int32"), END, max_length=2, seed=1, **kwargs)
+    tokens = np.asarray(out["tokens"])
+    for t in range(2):
+        frequencies = np.bincount(tokens[:, t], minlength=4)[:3] / n
+        np.testing.assert_allclose(frequencies, expected, atol=0.025)
+    np.testing.assert_allclose(np.asarray(out["log_probs"]), np.log(np.take(P, tokens)).sum(1), atol=1e-5)
+
+
+def test_filter_logits_matches_numpy():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(5, 9)).astype(np.float32)
+    out = np.asarray(filter_logits(logits, temperature=0.7, top_k=6, top_p=0.8))
+    for row, got in zip(logits / 0.7, out):
+        order = np.argsort(-row)[:6]  # top-6, then the 0.8 nucleus of what is left (as Hugging Face's)
+        p = np.exp(row[order] - row.max())
+        p /= p.sum()
+        kept = [i for j, i in enumerate(order) if p[:j].sum() < 0.8]
+        assert set(np.flatnonzero(np.isfinite(got))) == set(kept)
+        np.testing.assert_allclose(got[kept], row[kept], rtol=1e-6)
+
+
+def test_sampling_is_seeded_greedy_at_zero_and_compiles():
+    step = table_step(GREEDY_IS_WRONG)
+    state = {"steps": np.zeros(3, "int32"), "which": np.zeros(3, "int32")}
+    start = np.zeros(3, "int32")
+    greedy = np.asarray(greedy_search(step, state, start, END, 3)["tokens"])
+    for kwargs in (dict(temperature=0.0), dict(top_k=1)):
+        np.testing.assert_array_equal(sample(step, state, start, END, 3, seed=0, **kwargs)["tokens"], greedy)
+    draws = [np.asarray(sample(step, state, start, END, 3, seed=s)["tokens"]) for s in (7, 7, 8)]
+    np.testing.assert_array_equal(draws[0], draws[1])
+    assert np.any(draws[0] != draws[2])
+    # Under XLA TF's stateless generator is another algorithm: the same seed repeats there, not across.
+    compiled = tf.function(lambda seed, top_k: sample(step, state, start, END, 3, seed=seed, top_k=top_k),
+                           jit_compile=True)
+    np.testing.assert_array_equal(compiled(7, None)["tokens"], compiled(7, None)["tokens"])
+    np.testing.assert_array_equal(compiled(7, 1)["tokens"], greedy)
+
+
+def test_sampling_bad_input_is_named():
+    step = fixed_step(P)
+    for kwargs, name in ((dict(top_k=0), "top_k"), (dict(top_p=1.5), "top_p"), (dict(top_p=0.0), "top_p"),
+                         (dict(temperature=-1.0), "temperature"), (dict(max_length=0), "max_length")):
+        with pytest.raises(ValueError, match=name):
+            sample(step, np.zeros((2, 1)), np.zeros(2, "int32"), END, **{"max_length": 2, **kwargs})
