@@ -6,8 +6,7 @@ import tensorflow_datasets as tfds
 
 from keras_dl import _checks
 from keras_dl.data.datasets import EMBEDDED_DATASETS
-from keras_dl.data.datasets import SequenceTask
-from keras_dl.data.datasets import SequenceTaskConfig
+from keras_dl.data.seq2seq import SEQ2SEQ_DATASETS
 
 TFDS_PREFIX = "tfds:"
 
@@ -21,11 +20,14 @@ def load_builder(name, data_dir=None, **config):
 
     Args:
         name: an embedded dataset (`python_source`, `adding_problem`, `copy_memory`,
-            `parity`) or `"tfds:NAME"` for any TFDS catalog dataset (needs the network
-            the first time, unless already prepared in `data_dir`).
+            `parity`, `date_normalization`, `text_addition`, `sequence_reversal`,
+            `sequence_sorting`) or `"tfds:NAME"` for any TFDS catalog dataset (needs the
+            network the first time, unless already prepared in `data_dir`).
         data_dir: TFDS data directory; defaults to TFDS' own (`~/tensorflow_datasets`).
-        **config: for the generated tasks, `length`, `num_train`, `num_eval`, `seed`
-            (see `SequenceTaskConfig`).
+        **config: for the generated tasks, the arguments of the builder's config class:
+            `length`, `num_train`, `num_eval`, `seed` (`SequenceTaskConfig`); for the
+            seq2seq tasks `num_train`, `num_eval`, `seed` and `digits` (`TextAdditionConfig`)
+            or `min_length`, `max_length`, `alphabet_size` (`SymbolSequenceConfig`).
 
     Example:
     >>> builder = load_builder("adding_problem", length=200, num_train=100, num_eval=10)
@@ -43,12 +45,11 @@ def load_builder(name, data_dir=None, **config):
             f"{_embedded_names()}, or 'tfds:NAME' for a TFDS catalog dataset."
         )
     builder_cls = EMBEDDED_DATASETS[name]
-    if issubclass(builder_cls, SequenceTask):
-        task_config = SequenceTaskConfig(**config)
-        if task_config.length < builder_cls.min_length:
-            raise ValueError(
-                f"`length` must be >= {builder_cls.min_length} for {name}, got {task_config.length}."
-            )
+    # Generated tasks check their config (`make_config`) before anything is generated.
+    if hasattr(builder_cls, "make_config"):
+        task_config = builder_cls.make_config(**config)
+        # TFDS refuses an equal copy of a config the class lists: pass the listed one.
+        task_config = next((c for c in builder_cls.BUILDER_CONFIGS if c.name == task_config.name), task_config)
         builder = builder_cls(data_dir=data_dir, config=task_config)
     else:
         if config:
@@ -206,3 +207,56 @@ def task_dataset(name, split, batch_size, *, data_dir=None, shuffle=None, repeat
     if is_train if repeat is None else repeat:
         ds = ds.repeat()
     return _shard_like_one_process(ds.batch(batch_size, drop_remainder=is_train).prefetch(tf.data.AUTOTUNE))
+
+
+def seq2seq_dataset(name, split, batch_size, *, shuffle=None, repeat=False, seed=None, data_seed=0, data_dir=None,
+                    **config):
+    """Teacher-forcing batches of a seq2seq task, as character ids padded per batch.
+
+    Each example becomes `({"source": source ids, "target_in": start + target ids},
+    target ids + end)`; batches are padded with 0 to their longest sequence. The ids are those
+    of the task's `Seq2SeqVocabulary` (`load_builder(name, **config).vocabulary`).
+
+    Args:
+        name: `date_normalization`, `text_addition`, `sequence_reversal` or `sequence_sorting`.
+        split: `"train"`, `"validation"` or `"test"`.
+        batch_size: examples per batch (the last batch may be smaller).
+        shuffle: shuffle the examples (all of them) on every pass; defaults to True for the train split.
+        repeat: repeat forever (use with `steps_per_epoch`).
+        seed: shuffle seed.
+        data_seed: seed of the generated examples (the config's `seed`; `seed` here is the shuffle's).
+        data_dir: TFDS data directory.
+        **config: the rest of the task's config (`num_train`, `num_eval`, `digits`, ...; see `load_builder`).
+
+    Returns:
+        `tf.data.Dataset` of `({"source": int32 [batch, S], "target_in": int32 [batch, U]},
+        int32 [batch, U])`.
+
+    Example:
+    >>> ds = seq2seq_dataset("text_addition", "validation", 4, num_train=100, num_eval=8)
+    >>> inputs, target_out = next(iter(ds))
+    >>> inputs["target_in"].shape == target_out.shape, inputs["target_in"][:, 0].numpy().tolist()
+    (True, [1, 1, 1, 1])
+    """
+    if name not in SEQ2SEQ_DATASETS:
+        raise ValueError(f"`name`={name!r} is not a seq2seq dataset; expected one of {', '.join(SEQ2SEQ_DATASETS)}.")
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    builder = load_builder(name, data_dir, seed=data_seed, **config)
+    if split not in builder.info.splits:
+        raise ValueError(f"`split` must be one of {sorted(builder.info.splits)}, got {split!r}.")
+    vocabulary = builder.vocabulary
+
+    def encode(source, target):
+        target = vocabulary.lookup(target)
+        target_in = tf.concat([[vocabulary.start_id], target], axis=0)
+        target_out = tf.concat([target, [vocabulary.end_id]], axis=0)
+        return {"source": vocabulary.lookup(source), "target_in": target_in}, target_out
+
+    ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+    ds = ds.map(encode, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    if split == "train" if shuffle is None else shuffle:
+        ds = ds.shuffle(builder.info.splits[split].num_examples, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.padded_batch(batch_size, padding_values=vocabulary.padding_id)
+    return _shard_like_one_process(ds.prefetch(tf.data.AUTOTUNE))
