@@ -1,4 +1,4 @@
-"""Layers: recurrent cells, attention mechanisms and the attention decoder cell, memory (NTM) (and, to come, causal convolutions, sampling)."""
+"""Layers: recurrent cells, attention (mechanisms, the attention decoder cell), memory (NTM), transformer blocks."""
 
 from keras_dl.layers.attention import AttentionMechanism
 from keras_dl.layers.attention import BahdanauAttention
@@ -23,3 +23,7 @@ from keras_dl.layers.memory import NTMCell
 from keras_dl.layers.reservoir import EchoStateCell
 from keras_dl.layers.rnn import GRU
 from keras_dl.layers.rnn import LSTM
+from keras_dl.layers.transformer import SinusoidalPositionEncoding
+from keras_dl.layers.transformer import TransformerDecoderBlock
+from keras_dl.layers.transformer import TransformerEncoderBlock
+from keras_dl.layers.transformer import cached_attention

@@ -7,3 +7,5 @@ from keras_dl.models.seq2seq import ScheduledSampling
 from keras_dl.models.seq2seq import Seq2Seq
 from keras_dl.models.sparse_rnn import SparseRNNLanguageModel
 from keras_dl.models.sparse_rnn import WaveRNN
+from keras_dl.models.transformer import TransformerLM
+from keras_dl.models.transformer import TransformerSeq2Seq
