@@ -55,6 +55,53 @@ def attention_model(mechanism, masking=False):
     return keras.Model(inputs, mechanism([keras.layers.GlobalAveragePooling1D()(memory), memory]))
 
 
+@keras.saving.register_keras_serializable(package="keras_dl_tests")
+class SelfAttendingDecoder(keras.layers.Layer):
+    """An `AttentionDecoderCell` in `RNN` over a sequence that is also its memory (the cell needs a layer or a
+    subclassed model around it: its memory states are computed from the memory tensor)."""
+
+    def __init__(self, cell, **kwargs):
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.rnn = keras.layers.RNN(cell, return_sequences=True)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.rnn.build(input_shape)
+
+    def call(self, sequence, mask=None):
+        states = self.cell.get_initial_state(memory=sequence, memory_mask=mask)
+        return self.rnn(sequence, initial_state=states, mask=mask)
+
+    def get_config(self):
+        return {**super().get_config(), "cell": keras.saving.serialize_keras_object(self.cell)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**{**config, "cell": keras.saving.deserialize_keras_object(config["cell"])})
+
+
+def seq2seq_inputs(rng):
+    source = rng.integers(3, VOCAB, (B, T)).astype(np.int32)
+    source[1, 3:] = 0
+    target_in = rng.integers(1, VOCAB, (B, T - 1)).astype(np.int32)
+    target_in[0, -1] = 0
+    return {"source": source, "target_in": target_in}
+
+
+def layer_with_readout(layer, masking=False):
+    """A weightless layer followed by a trainable readout (so the contract's training step has weights)."""
+    inputs = keras.Input((None, D))
+    h = layer(keras.layers.Masking(PAD)(inputs) if masking else inputs)
+    return keras.Model(inputs, keras.layers.Dense(2, kernel_initializer="ones")(h))
+
+
+def transformer_seq2seq_inputs(rng):
+    source = rng.integers(1, VOCAB, (B, 6)).astype(np.int32)
+    source[1, 4:] = 0
+    return {"source": source, "target_in": tokens(rng)}
+
+
 def attention_case(make):
     return Case(make=make, model=attention_model, inputs=sequence_inputs, output_shapes=(B, T), mask=True, phone=True)
 
@@ -91,7 +138,19 @@ CASES = {
         5, mode="parallel", sigmoid_noise=1.0, score_bias_init=-1.0)),
     "LuongMonotonicAttention": attention_case(lambda: layers.LuongMonotonicAttention(
         "general", use_scale=True, mode="recursive", sigmoid_noise=0.5)),
+    "AttentionDecoderCell": Case(
+        make=lambda: layers.AttentionDecoderCell(layers.LSTMCell(4), layers.LuongAttention("general"),
+                                                 attention_layer_size=4, memory_depth=D),
+        model=lambda cell, masking=False: in_model(SelfAttendingDecoder(cell), masking), inputs=sequence_inputs,
+        output_shapes=(B, T, 4), mask=True, phone=True),
     # Whole-sequence layers.
+    "SinusoidalPositionEncoding": Case(make=lambda: layers.SinusoidalPositionEncoding(max_length=16),
+                                       model=layer_with_readout, inputs=sequence_inputs, output_shapes=(B, T, 2),
+                                       random_init=False),
+    "TransformerEncoderBlock": Case(make=lambda: layers.TransformerEncoderBlock(2, 4, 8, dropout=0.2), model=in_model,
+                                    inputs=sequence_inputs, output_shapes=(B, T, D), mask=True),
+    "TransformerDecoderBlock": Case(make=lambda: layers.TransformerDecoderBlock(2, 4, 8, dropout=0.2, norm_first=True),
+                                    model=in_model, inputs=sequence_inputs, output_shapes=(B, T, D), mask=True),
     "LSTM": Case(make=lambda: layers.LSTM(4, return_sequences=True, dropout=0.2), model=in_model,
                  inputs=sequence_inputs, output_shapes=(B, T, 4), mask=True, phone=True),
     "GRU": Case(make=lambda: layers.GRU(4, return_sequences=True, recurrent_dropout=0.2), model=in_model,
@@ -104,6 +163,17 @@ CASES = {
                     inputs=lambda rng: rng.integers(0, 65536, (B, T + 1)).astype(np.int32),
                     output_shapes={"coarse": (B, T, 256), "fine": (B, T, 256)}, phone=True,
                     tflite_model=lambda model: model.step_model()),
+    "Seq2Seq": Case(make=lambda: models.Seq2Seq(VOCAB, VOCAB, embedding_dim=4, units=4, bidirectional=True,
+                                                 scheduled_sampling=models.ScheduledSampling("constant", k=0.5)),
+                    inputs=seq2seq_inputs, output_shapes=(B, T - 1, VOCAB), phone=True,
+                    tflite_model=lambda model: model.decoder_step_model(source_length=T)),
+    "TransformerLM": Case(make=lambda: models.TransformerLM(VOCAB, 8, num_layers=2, num_heads=2, key_dim=2, ff_dim=8,
+                                                            dropout=0.2),
+                          inputs=tokens, output_shapes=(B, T, VOCAB)),
+    "TransformerSeq2Seq": Case(make=lambda: models.TransformerSeq2Seq(VOCAB, VOCAB, 8, 8, num_layers=1, num_heads=2,
+                                                                      key_dim=2, ff_dim=8, dropout=0.2,
+                                                                      norm_first=True),
+                               inputs=transformer_seq2seq_inputs, output_shapes=(B, T, VOCAB)),
     "RecurrentNetwork": Case(make=lambda: models.RecurrentNetwork(layers.ElmanCell(4), output_dim=2, return_sequences=True,
                                                                   omega_weight=0.5),
                              inputs=sequence_inputs, output_shapes=(B, T, 2)),
@@ -140,6 +210,22 @@ NOT_LAYERS = {
     "CopyMemory": "a TFDS builder (tests/data)",
     "Parity": "a TFDS builder (tests/data)",
     "PythonSource": "a TFDS builder (tests/data)",
+    "ScheduledSampling": "a schedule: serialisation below, values against its formulas in tests/models/test_seq2seq.py",
+    "Seq2SeqTask": "a TFDS builder base (tests/data)",
+    "Seq2SeqTaskConfig": "a TFDS builder config (tests/data)",
+    "DateNormalizationConfig": "a TFDS builder config (tests/data)",
+    "TextAdditionConfig": "a TFDS builder config (tests/data)",
+    "SymbolSequenceConfig": "a TFDS builder config (tests/data)",
+    "DateNormalization": "a TFDS builder (tests/data)",
+    "TextAddition": "a TFDS builder (tests/data)",
+    "SequenceReversal": "a TFDS builder (tests/data)",
+    "SequenceSorting": "a TFDS builder (tests/data)",
+    "Seq2SeqVocabulary": "a character vocabulary (tests/data/test_seq2seq_data.py)",
+    "NTMCopy": "a TFDS builder (tests/data/test_ntm_tasks.py)",
+    "NTMCopyConfig": "a TFDS builder config (tests/data/test_ntm_tasks.py)",
+    "AssociativeRecall": "a TFDS builder (tests/data/test_ntm_tasks.py)",
+    "AssociativeRecallConfig": "a TFDS builder config (tests/data/test_ntm_tasks.py)",
+    "BitsWrongPerSequence": "a metric: serialisation below, values in tests/metrics/test_memory_tasks.py",
 }
 
 
@@ -175,7 +261,9 @@ def test_contract(name, check, tmp_path):
 @pytest.mark.parametrize("obj", [layers.UnitInterval(0.01), SCHEDULE, sparsity.ConstantSparsity(0.5, 3, 9, 2),
                                  keras_dl.metrics.BitsPerCharacter(), keras_dl.metrics.ExactMatch(padding_token=0),
                                  keras_dl.metrics.SequenceLoss(average_across_timesteps=True, sum_over_timesteps=False,
-                                                               average_across_batch=True, sum_over_batch=False)],
+                                                               average_across_batch=True, sum_over_batch=False),
+                                 models.ScheduledSampling("linear", k=1.0, c=0.01, minimum=0.1, variant="output"),
+                                 keras_dl.metrics.BitsWrongPerSequence()],
                          ids=type)
 def test_serialisable_objects_round_trip(obj):
     copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(obj))

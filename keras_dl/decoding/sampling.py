@@ -1,12 +1,15 @@
-"""Temperature sampling that drives any step model speaking `{"token", "state"} -> {"logits", "state"}`.
+"""Sampling that drives any step model speaking `{"token", "state"} -> {"logits", "state"}`.
 
-The same loop runs a Keras step model and a LiteRT signature runner, so text sampled
-on the device and in Keras come from one piece of code.
+`generate` runs `keras_dl.decoding.sample`'s loop over a Keras step model or a LiteRT
+signature runner, so text sampled on the device and in Keras come from one piece of code.
+WaveRNN's two-call dual-softmax step has its own small loop (`generate_dual_softmax`).
 """
 
 import numpy as np
+from keras import ops
 
 from keras_dl import _checks
+from keras_dl.decoding import search
 
 
 def sample_from_logits(logits, temperature, rng):
@@ -20,17 +23,23 @@ def sample_from_logits(logits, temperature, rng):
     return int(rng.choice(p.size, p=p / p.sum()))
 
 
-def generate(step, state, prompt, length, temperature=1.0, seed=None):
-    """Feeds `prompt` through `step`, then samples `length` more tokens.
+def generate(step, state, prompt, length, temperature=1.0, top_k=None, top_p=None, seed=None):
+    """Feeds `prompt` through `step`, then samples `length` more tokens with `keras_dl.decoding.sample`.
+
+    The sampling is the decode loop's (temperature, top-k, top-p; Gumbel noise drawn from
+    `seed` before the loop), so a Keras step model and its LiteRT file sample the same tokens
+    wherever their logits agree.
 
     Args:
         step: callable taking `{"token": int32[1], "state": float32[1, units]}` and
-            returning a dict with numpy `"logits"` `[1, vocab]` and `"state"`.
+            returning a dict with `"logits"` `[1, vocab]` and `"state"` (a Keras step model or
+            a `TFLiteModel`; called eagerly, with NumPy arrays).
         state: initial state, float32 `[1, units]`.
         prompt: non-empty sequence of int tokens.
         length: number of tokens to sample.
         temperature: softmax temperature; 0 means greedy.
-        seed: seed of the sampling RNG.
+        top_k, top_p: keep the k most probable tokens / the nucleus of probability top_p.
+        seed: seed of the draws.
 
     Returns:
         list of the `length` sampled tokens.
@@ -39,16 +48,17 @@ def generate(step, state, prompt, length, temperature=1.0, seed=None):
     prompt = [int(t) for t in prompt]
     if not prompt:
         raise ValueError("`prompt` must hold at least one token.")
-    rng = np.random.default_rng(seed)
-    sampled = []
-    # Every step after the last prompt token yields the logits of one sampled token.
-    for t in range(len(prompt) + length - 1):
-        token = prompt[t] if t < len(prompt) else sampled[-1]
-        outputs = step({"token": np.array([token], np.int32), "state": state})
-        state = np.asarray(outputs["state"])
-        if t >= len(prompt) - 1:
-            sampled.append(sample_from_logits(np.asarray(outputs["logits"]), temperature, rng))
-    return sampled
+    state = np.asarray(state, np.float32)
+    for token in prompt[:-1]:
+        state = np.asarray(step({"token": np.array([token], np.int32), "state": state})["state"])
+
+    def step_fn(tokens, state):
+        outputs = step({"token": np.asarray(tokens, np.int32), "state": np.asarray(state, np.float32)})
+        return ops.convert_to_tensor(np.asarray(outputs["logits"])), ops.convert_to_tensor(np.asarray(outputs["state"]))
+
+    sampled = search.sample(step_fn, ops.convert_to_tensor(state), np.array([prompt[-1]], np.int32), None, length,
+                            temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    return [int(t) for t in np.asarray(sampled["tokens"])[0]]
 
 
 def generate_dual_softmax(step, state, length, first_sample=32768, temperature=1.0, seed=None):

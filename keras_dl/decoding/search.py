@@ -9,6 +9,7 @@ lookup table in a test. The initial state is given per batch row and tiled for t
 import math
 
 import keras
+import tensorflow as tf
 from keras import ops
 from keras import tree
 
@@ -79,7 +80,8 @@ def _decode(step_fn, initial_state, start_tokens, end_token, beam_width, max_len
     max_length = _checks.positive_int("max_length", max_length)
     alpha = _checks.non_negative_float("alpha", alpha)
     beta = _checks.non_negative_float("beta", beta)
-    end_token = _checks.non_negative_int("end_token", end_token)
+    # None: no end token (a language model sampling a fixed length); -1 matches no token.
+    end_token = -1 if end_token is None else _checks.non_negative_int("end_token", end_token)
     start_tokens = ops.convert_to_tensor(start_tokens)
     dtype = keras.backend.standardize_dtype(start_tokens.dtype)
     if len(start_tokens.shape) != 1 or "int" not in dtype:
@@ -93,7 +95,7 @@ def _decode(step_fn, initial_state, start_tokens, end_token, beam_width, max_len
     log_probs = ops.tile(ops.convert_to_tensor([[0.0] + [-math.inf] * (k - 1)], "float32"), (batch, 1))
     finished = ops.zeros((batch, k), "bool")
     lengths = ops.zeros((batch, k), "int32")
-    history = ops.full((batch, k, max_length), end_token, "int32")
+    history = ops.full((batch, k, max_length), max(end_token, 0), "int32")
     source_length = 1
     if beta:  # The coverage's width is the source length, known from the step's alignments.
         probe = step_fn(tokens, state)
@@ -112,6 +114,8 @@ def _decode(step_fn, initial_state, start_tokens, end_token, beam_width, max_len
         outputs = step_fn(tokens, state)
         logits, state = outputs[0], outputs[1]
         vocabulary = logits.shape[-1]
+        if vocabulary is not None and end_token >= vocabulary:
+            raise ValueError(f"`end_token` must be a token of the step's vocabulary [0, {vocabulary}), got {end_token}.")
         step_log_probs = ops.reshape(ops.log_softmax(ops.cast(logits, "float32"), axis=-1), (batch, k, vocabulary))
         # A finished hypothesis can only repeat the end token, at no cost.
         only_end = ops.log(ops.cast(ops.arange(vocabulary) == end_token, "float32"))
@@ -193,7 +197,7 @@ def sample(step_fn, initial_state, start_tokens, end_token, max_length, temperat
 
     Each step draws the next token from `softmax(filter_logits(logits))` (Gumbel-max on noise drawn
     before the loop, so the loop is deterministic given `seed` and XLA-compilable); `temperature=0`
-    is greedy decoding. A row stops at `end_token`.
+    is greedy decoding. A row stops at `end_token` (`None`: rows run `max_length` tokens).
 
     Args:
         step_fn, initial_state, start_tokens, end_token, max_length: as `beam_search`'s.
@@ -223,18 +227,26 @@ def sample(step_fn, initial_state, start_tokens, end_token, max_length, temperat
         if top_p > 1.0:
             raise ValueError(f"`top_p` must be in (0, 1], got {top_p}.")
     start_tokens = ops.convert_to_tensor(start_tokens)
-    if temperature > 0:
-        # Gumbel noise for every step, drawn before the loop (a probe step gives the vocabulary; a traced
-        # graph drops the probe's computation, only its static shape is read).
+    noise = {}
+
+    def gumbel(shape):
+        uniform = keras.random.uniform((max_length,) + tuple(shape), 1e-9, 1.0, seed=seed)
+        return -ops.log(-ops.log(uniform))
+
+    if temperature > 0 and not tf.executing_eagerly():
+        # Traced, the noise for every step is drawn before the loop (drawn in its body it would be drawn anew
+        # each step): a probe step gives the vocabulary, and the graph drops the probe's computation.
         vocabulary = step_fn(ops.cast(start_tokens, "int32"), initial_state)[0].shape[-1]
-        uniform = keras.random.uniform((max_length, ops.shape(start_tokens)[0], vocabulary), 1e-9, 1.0, seed=seed)
-        gumbel = -ops.log(-ops.log(uniform))
+        noise["gumbel"] = gumbel((ops.shape(start_tokens)[0], vocabulary))
 
     def choose(candidates, step_log_probs, t):
         if temperature == 0.0:
             return ops.argmax(candidates, axis=-1)[:, None]
-        filtered = filter_logits(step_log_probs[:, 0], temperature, top_k, top_p)  # one hypothesis per row
-        return ops.argmax(filtered + ops.take(gumbel, t, axis=0), axis=-1)[:, None]
+        step_log_probs = step_log_probs[:, 0]  # one hypothesis per row
+        if "gumbel" not in noise:  # eagerly: drawn at the first step, once
+            noise["gumbel"] = gumbel(ops.shape(step_log_probs))
+        filtered = filter_logits(step_log_probs, temperature, top_k, top_p)
+        return ops.argmax(filtered + ops.take(noise["gumbel"], t, axis=0), axis=-1)[:, None]
 
     best = _decode(step_fn, initial_state, start_tokens, end_token, 1, max_length, choose=choose)
     return {"tokens": best["tokens"][:, 0], "lengths": best["lengths"][:, 0], "log_probs": best["log_probs"][:, 0]}

@@ -6,6 +6,7 @@ from keras_dl.diagnostics.gradient_flow import recurrent_spectral_radii
 from keras_dl.diagnostics.gradient_flow import sequential_jacobian
 from keras_dl.diagnostics.gradient_flow import spectral_radius
 from keras_dl.diagnostics.gradient_flow import state_and_weight_gradients
+from keras_dl.diagnostics.plots import plot_attention
 from keras_dl.diagnostics.plots import plot_gradient_norms
 from keras_dl.diagnostics.plots import plot_learning_curves
 from keras_dl.diagnostics.plots import plot_log_curves

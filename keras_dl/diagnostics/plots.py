@@ -4,6 +4,7 @@ import io
 
 import matplotlib
 import matplotlib.ticker
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -134,4 +135,27 @@ def plot_spectral_radii(path, rows, title=None):
     if title:
         ax.set_title(title)
     ax.legend()
+    return _write(path, _png(fig))
+
+
+def plot_attention(path, alignments, source_labels, output_labels, title=None):
+    """Draws an attention map (`[output steps, source steps]` alignments) as a heat map into a PNG.
+
+    Example:
+    >>> plot_attention("attention.png", np.eye(3)[::-1], list("abc"), list("cba"))
+    'attention.png'
+    """
+    alignments = np.asarray(alignments, np.float64)
+    if alignments.ndim != 2 or alignments.shape != (len(output_labels), len(source_labels)):
+        raise ValueError(f"`alignments` must be [len(output_labels), len(source_labels)] = "
+                         f"{(len(output_labels), len(source_labels))}, got shape {alignments.shape}.")
+    fig, ax = plt.subplots(figsize=(0.3 * len(source_labels) + 2, 0.3 * len(output_labels) + 1.5), dpi=100)
+    image = ax.imshow(alignments, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(source_labels)), source_labels)
+    ax.set_yticks(range(len(output_labels)), output_labels)
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046)
     return _write(path, _png(fig))

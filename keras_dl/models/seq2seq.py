@@ -299,6 +299,24 @@ class Seq2Seq(keras.Model):
                 return self.decode_step(tokens, states, return_alignments=True)
         return search.beam_search(step, states, start, self.end_token, beam_width, max_length, alpha=alpha, beta=beta)
 
+    def attention_maps(self, source, tokens):
+        """The decoder's alignments `[batch, len(tokens[0]), S]` while it reads `tokens` (e.g. its own output).
+
+        Args:
+            source: int `[batch, S]`.
+            tokens: int `[batch, U]`, the tokens fed after the start token (the last is not fed).
+        """
+        if self.attention is None:
+            raise ValueError("`attention_maps` needs an attention decoder (`attention` is None).")
+        tokens = ops.convert_to_tensor(tokens, "int32")
+        fed = ops.concatenate([ops.full((ops.shape(tokens)[0], 1), self.start_token, "int32"), tokens[:, :-1]], 1)
+        states, maps = self.initial_state(source), []
+        for t in range(tokens.shape[1]):
+            _, states, alignments = self.decode_step(fed[:, t], states, return_alignments=True)
+            maps.append(alignments)
+        alignments = ops.stack(maps, axis=1)
+        return ops.flip(alignments, axis=2) if self.reverse_source else alignments  # in the source's own order
+
     def encoder_model(self, source_length, batch_size=1):
         """A functional model over this model's layers: `{"source": int [batch, source_length]}` -> the decoder's
         first states `{"state_0", ...}` (the on-device encoder; sources are 0-padded to `source_length`)."""

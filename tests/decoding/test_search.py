@@ -195,3 +195,11 @@ def test_sampling_bad_input_is_named():
                          (dict(temperature=-1.0), "temperature"), (dict(max_length=0), "max_length")):
         with pytest.raises(ValueError, match=name):
             sample(step, np.zeros((2, 1)), np.zeros(2, "int32"), END, **{"max_length": 2, **kwargs})
+
+
+def test_no_end_token_runs_every_row_to_max_length_and_an_end_token_outside_the_vocabulary_is_named():
+    out = sample(fixed_step([0.5, 0.5, 0.0, 0.0]), np.zeros((3, 1)), np.zeros(3, "int32"), None, max_length=6,
+                 seed=0)
+    assert np.asarray(out["lengths"]).tolist() == [6, 6, 6]
+    with pytest.raises(ValueError, match="end_token"):
+        beam_search(fixed_step(P), np.zeros((1, 1)), np.zeros(1, "int32"), 4, beam_width=2, max_length=3)

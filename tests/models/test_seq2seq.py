@@ -127,3 +127,47 @@ def test_bad_input_is_named():
         m.generate(np.ones((2, 3), int), max_length=0)
     with pytest.raises(ValueError, match="method"):
         m.generate(np.ones((2, 3), int), max_length=3, method="nucleus")
+
+
+def test_attention_maps_are_the_decode_steps_alignments_in_source_order():
+    inputs, _ = batch(np.random.default_rng(6))
+    for reverse in (False, True):
+        m = model(reverse_source=reverse)
+        maps = np.asarray(m.attention_maps(inputs["source"], inputs["target_in"][:, 1:]))
+        assert maps.shape == (8, 5, 5)
+        np.testing.assert_allclose(maps.sum(-1), 1.0, atol=1e-5)
+        assert np.all(maps[1, :, 3:] == 0)  # the padded source positions of row 1
+    with pytest.raises(ValueError, match="attention"):
+        model(attention=None).attention_maps(inputs["source"], inputs["target_in"])
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(bidirectional=True, encoder_layers=2, cell="gru",
+                                                  attention="bahdanau", reverse_source=True), dict(attention=None)])
+def test_litert_greedy_decoding_equals_keras_token_for_token(tmp_path, kwargs):
+    from keras import ops
+
+    from keras_dl.decoding import greedy_search
+    from keras_dl.export import TFLiteModel
+    from keras_dl.export import export_tflite
+
+    m = model(**kwargs)
+    rng = np.random.default_rng(7)
+    for w in m.weights:  # random weights large enough that decoding varies with the source
+        if w.trainable:
+            w.assign(rng.normal(0, 0.5, w.shape).astype(np.float32))
+    source = rng.integers(3, V, (4, 6)).astype(np.int32)
+    source[1, 4:] = 0
+    encoder = TFLiteModel(export_tflite(m.encoder_model(6), str(tmp_path / "encoder.tflite")))
+    step = TFLiteModel(export_tflite(m.decoder_step_model(6), str(tmp_path / "step.tflite")))
+    assert not any(op.startswith("Flex") for op in encoder.op_names + step.op_names)
+    expected = np.asarray(m.generate(source, max_length=8)["tokens"])[:, 0]
+    assert len({tuple(row) for row in expected}) > 1
+
+    def lite_step(tokens, states):
+        out = step({"token": np.asarray(tokens, np.int32), **{k: np.asarray(v) for k, v in states.items()}})
+        return ops.convert_to_tensor(out.pop("logits")), {k: ops.convert_to_tensor(v) for k, v in out.items()}
+
+    for row in range(len(source)):
+        states = {k: ops.convert_to_tensor(v) for k, v in encoder({"source": source[row:row + 1]}).items()}
+        tokens = greedy_search(lite_step, states, np.ones(1, "int32"), 2, 8)["tokens"]
+        np.testing.assert_array_equal(np.asarray(tokens)[0], expected[row])
