@@ -155,6 +155,11 @@ class AttentionMechanism(keras.layers.Layer):
                     None not in (m, n) and m != n for m, n in zip(memory_mask.shape, memory.shape[:2])):
                 raise ValueError(f"`mask[1]` (the memory mask) must be [batch, memory_time] = "
                                  f"{tuple(memory.shape[:2])}, got {tuple(memory_mask.shape)}.")
+        if previous_alignments is not None:
+            shape = tuple(previous_alignments.shape)
+            if len(shape) != 2 or any(None not in (m, n) and m != n for m, n in zip(shape, memory.shape[:2])):
+                raise ValueError(f"`previous_alignments` must be [batch, memory_time] = {tuple(memory.shape[:2])}, "
+                                 f"got {shape}.")
         return self.alignments(query, self.keys(memory), memory_mask, previous_alignments, training)
 
     def compute_mask(self, inputs, mask=None):

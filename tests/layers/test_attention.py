@@ -160,6 +160,8 @@ def test_bad_input_is_named():
         BahdanauAttention(U)([query[:1], memory])
     with pytest.raises(ValueError, match=r"`mask\[1\]` \(the memory mask\) must be \[batch, memory_time\]"):
         BahdanauAttention(U)([query, memory], mask=[None, np.ones((B, T + 1), bool)])
+    with pytest.raises(ValueError, match=r"`previous_alignments` must be \[batch, memory_time\]"):
+        BahdanauMonotonicAttention(4)([query, memory], previous_alignments=np.zeros((B, T + 1), "float32"))
     with pytest.raises(ValueError, match="`mask` must be"):
         BahdanauAttention(U)([query, memory], mask=np.ones((B, T), bool))
     with pytest.raises(ValueError, match="`units` must be a positive int, got 0"):
