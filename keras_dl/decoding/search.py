@@ -141,8 +141,9 @@ def _decode(step_fn, initial_state, start_tokens, end_token, beam_width, max_len
         finished = ops.logical_or(was_finished, token == end_token)
         history = ops.where(positions == t, token[..., None], gather(history))
         coverage = gather(new_coverage)
-        flat = ops.reshape(beam + ops.arange(batch, dtype=beam.dtype)[:, None] * k, (-1,))
-        state = tree.map_structure(lambda s: ops.take(s, flat, axis=0), state)
+        if k > 1:  # one hypothesis per row never moves: no gather of the state (a transformer's whole cache)
+            flat = ops.reshape(beam + ops.arange(batch, dtype=beam.dtype)[:, None] * k, (-1,))
+            state = tree.map_structure(lambda s: ops.take(s, flat, axis=0), state)
         return t + 1, ops.reshape(token, (-1,)), state, log_probs, finished, lengths, history, coverage
 
     def cond(t, tokens, state, log_probs, finished, *_):
