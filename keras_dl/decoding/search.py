@@ -42,7 +42,8 @@ def beam_search(step_fn, initial_state, start_tokens, end_token, beam_width, max
 
     Args:
         step_fn: `(tokens [n], state) -> (logits [n, vocabulary], state)` with `n = batch * beam_width`;
-            with `beta > 0`, `-> (logits, state, alignments [n, source_length])` (the step's attention).
+            with `beta > 0`, `-> (logits, state, alignments [n, source_length])` (the step's attention; give
+            positions that must not count, such as source padding, 1: they are then always covered).
         initial_state: nest of `[batch, ...]` tensors (encoder outputs included): tiled for the beams.
         start_tokens: int `[batch]`.
         end_token: int.

@@ -1,6 +1,7 @@
 """An RNN encoder-decoder with attention, teacher forcing and scheduled sampling (the tfa.seq2seq set-up)."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from keras_dl import _checks
@@ -168,17 +169,26 @@ class Seq2Seq(keras.Model):
         self.call({"source": ones, "target_in": ones})
         self.built = True
 
-    def _check_tokens(self, name, tokens):
+    def _check_tokens(self, name, tokens, vocabulary_size):
         if not isinstance(tokens, keras.KerasTensor):
             tokens = ops.convert_to_tensor(tokens)
         if len(tokens.shape) != 2 or "int" not in keras.backend.standardize_dtype(tokens.dtype):
             raise ValueError(f"`{name}` must be int token ids [batch, time], got {tokens.dtype} of shape "
                              f"{tuple(tokens.shape)}.")
+        if 0 in tokens.shape:
+            raise ValueError(f"`{name}` must hold at least one sequence of at least one step, got shape "
+                             f"{tuple(tokens.shape)}.")
+        if tf.executing_eagerly() and not isinstance(tokens, keras.KerasTensor):
+            # Concrete ids only (a traced graph cannot raise here): Embedding would wrap negative ids silently.
+            low, high = int(ops.min(tokens)), int(ops.max(tokens))
+            if low < 0 or high >= vocabulary_size:
+                raise ValueError(f"`{name}` holds ids in [{low}, {high}], outside the vocabulary [0, "
+                                 f"{vocabulary_size}).")
         return tokens
 
     def encode(self, source, training=False):
         """`(memory [batch, S, units], memory_mask [batch, S], final encoder states)` of a source batch."""
-        source = self._check_tokens("source", source)
+        source = self._check_tokens("source", source, self.source_vocabulary_size)
         if self.reverse_source:
             source = ops.flip(source, axis=1)  # Padding moves to the front, where the mask skips it.
         mask = ops.not_equal(source, 0)
@@ -218,7 +228,7 @@ class Seq2Seq(keras.Model):
         if not isinstance(inputs, dict) or set(inputs) != {"source", "target_in"}:
             raise ValueError(f"Seq2Seq takes {{'source': ..., 'target_in': ...}}, got "
                              f"{sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__}.")
-        target_in = self._check_tokens("target_in", inputs["target_in"])
+        target_in = self._check_tokens("target_in", inputs["target_in"], self.target_vocabulary_size)
         states = self.initial_state(inputs["source"], training=training)
         if training and self.scheduled_sampling is not None:
             return self._scheduled_sampling(target_in, states)
@@ -269,7 +279,12 @@ class Seq2Seq(keras.Model):
 
     def train_step(self, data):
         if self.scheduled_sampling is not None:
-            self.teacher_forcing.assign(self.scheduled_sampling(self.optimizer.iterations))
+            step = self.optimizer.iterations
+            self.teacher_forcing.assign(self.scheduled_sampling(step))
+            # The draws of step i follow from the seed and i, not from a generator state that `.keras` files and
+            # BackupAndRestore do not keep: a resumed run draws what the uninterrupted one did (two draws a step).
+            state = self.seed_generator.state
+            state.assign(ops.stack([state[0], ops.cast(step, state.dtype) * 2]))
         return super().train_step(data)
 
     def generate(self, source, max_length, beam_width=1, alpha=0.0, beta=0.0, method="beam", temperature=1.0,
@@ -279,24 +294,33 @@ class Seq2Seq(keras.Model):
         Args:
             source: int `[batch, S]`.
             max_length: most tokens generated.
-            beam_width, alpha, beta: beam search's (`method="beam"`): see `keras_dl.decoding.beam_search`.
+            beam_width, alpha, beta: beam search's (`method="beam"`): see `keras_dl.decoding.beam_search`;
+                the coverage penalty (`beta`) counts real source positions only.
             method: `"beam"` or `"sample"`.
-            temperature, top_k, top_p, seed: sampling's: see `keras_dl.decoding.sample`.
+            temperature, top_k, top_p, seed: sampling's (`method="sample"`): see `keras_dl.decoding.sample`.
 
         Returns:
-            the decoding function's dict (`"tokens"`, `"lengths"`, scores).
+            the decoding function's dict: with `"beam"`, `beam_search`'s (`"tokens"` `[batch, beam_width,
+            max_length]`, best first, scores); with `"sample"`, `sample`'s (`"tokens"` `[batch, max_length]`).
         """
+        if method not in ("beam", "sample"):
+            raise ValueError(f"`method` must be 'beam' or 'sample', got {method!r}.")
+        ignored = ({"temperature": temperature != 1.0, "top_k": top_k is not None, "top_p": top_p is not None,
+                    "seed": seed is not None} if method == "beam"
+                   else {"beam_width": beam_width != 1, "alpha": bool(alpha), "beta": bool(beta)})
+        if any(ignored.values()):
+            raise ValueError(f"{sorted(k for k, v in ignored.items() if v)} do not apply to method={method!r}.")
         states = self.initial_state(source)
         start = ops.full((ops.shape(states[0])[0],), self.start_token, "int32")
         if method == "sample":
             return search.sample(self.decode_step, states, start, self.end_token, max_length,
                                  temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-        if method != "beam":
-            raise ValueError(f"`method` must be 'beam' or 'sample', got {method!r}.")
         step = self.decode_step
         if beta:
             def step(tokens, states):
-                return self.decode_step(tokens, states, return_alignments=True)
+                logits, states, alignments = self.decode_step(tokens, states, return_alignments=True)
+                # Padding counts as covered: only real source positions are penalised.
+                return logits, states, alignments + (1.0 - states[-1])
         return search.beam_search(step, states, start, self.end_token, beam_width, max_length, alpha=alpha, beta=beta)
 
     def attention_maps(self, source, tokens):

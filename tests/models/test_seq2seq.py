@@ -127,6 +127,16 @@ def test_bad_input_is_named():
         m.generate(np.ones((2, 3), int), max_length=0)
     with pytest.raises(ValueError, match="method"):
         m.generate(np.ones((2, 3), int), max_length=3, method="nucleus")
+    with pytest.raises(ValueError, match=r"\['top_k'\] do not apply to method='beam'"):
+        m.generate(np.ones((2, 3), int), max_length=3, beam_width=2, top_k=3)
+    with pytest.raises(ValueError, match=r"\['alpha', 'beam_width'\] do not apply"):
+        m.generate(np.ones((2, 3), int), max_length=3, method="sample", beam_width=4, alpha=0.6)
+    with pytest.raises(ValueError, match=r"`source` holds ids in \[3, 99\], outside the vocabulary \[0, 12\)"):
+        m.generate(np.array([[3, 99]]), max_length=3)
+    with pytest.raises(ValueError, match=r"`target_in` holds ids in \[-7, 4\]"):
+        m({"source": np.ones((1, 3), int), "target_in": np.array([[1, 4, -7]])})
+    with pytest.raises(ValueError, match="at least one step"):
+        m.generate(np.zeros((2, 0), "int32"), max_length=3)
 
 
 def test_attention_maps_are_the_decode_steps_alignments_in_source_order():
@@ -171,3 +181,29 @@ def test_litert_greedy_decoding_equals_keras_token_for_token(tmp_path, kwargs):
         states = {k: ops.convert_to_tensor(v) for k, v in encoder({"source": source[row:row + 1]}).items()}
         tokens = greedy_search(lite_step, states, np.ones(1, "int32"), 2, 8)["tokens"]
         np.testing.assert_array_equal(np.asarray(tokens)[0], expected[row])
+
+
+def test_coverage_penalty_ignores_source_padding():
+    m = model()
+    alone = m.generate(np.array([[5, 7]]), max_length=6, beam_width=2, beta=0.5)
+    padded = m.generate(np.array([[5, 7, 0, 0, 0], [4, 8, 9, 10, 3]]), max_length=6, beam_width=2, beta=0.5)
+    np.testing.assert_allclose(np.asarray(padded["scores"])[0], np.asarray(alone["scores"])[0], atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(padded["tokens"])[0], np.asarray(alone["tokens"])[0])
+
+
+def test_scheduled_sampling_resumes_from_a_saved_model_as_if_never_stopped(tmp_path):
+    inputs, target = batch(np.random.default_rng(8), size=16)
+
+    def trained(epochs, start=None):
+        m = start or model(scheduled_sampling=ScheduledSampling("constant", k=0.5), seed=3)
+        if start is None:
+            m.compile("adam", SequenceLoss())
+        m.fit(inputs, target, batch_size=4, epochs=epochs, shuffle=False, verbose=0)
+        return m
+
+    straight = trained(2)
+    first = trained(1)
+    first.save(str(tmp_path / "mid.keras"))
+    resumed = trained(1, keras.models.load_model(str(tmp_path / "mid.keras")))
+    for a, b in zip(straight.weights, resumed.weights):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6, err_msg=a.path)
