@@ -19,6 +19,8 @@ import shutil
 
 import keras
 
+from keras_dl.export import write_text
+
 # Keras' BackupAndRestore records the next epoch to run here and the weights there; with
 # double_checkpoint it copies both to `.bkp` before writing them (keras/callbacks/backup_and_restore.py).
 _METADATA = "training_metadata.json"
@@ -136,11 +138,23 @@ def _rewrite_log(path, history):
     os.replace(tmp, path)
 
 
-def finish(out):
-    """Removes the backups and logs of a run that has written all its results."""
+def write_metrics(out, metrics):
+    """Writes `out/metrics.json` atomically."""
+    write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=2))
+
+
+def finish(out, metrics):
+    """Writes the run's final `metrics.json`, then removes its backups and logs."""
+    write_metrics(out, metrics)
     for entry in os.listdir(out):
         path = os.path.join(out, entry)
         if entry.startswith("backup_") and os.path.isdir(path):
             shutil.rmtree(path)
         elif entry.endswith("_log.csv"):
             os.remove(path)
+
+
+def main(run, parser, argv=None):
+    """A recipe's command line: runs it, prints its metrics (without the per-epoch history)."""
+    metrics = run(parser.parse_args(argv))
+    print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))

@@ -10,7 +10,6 @@ and writes the stripped result as `sparse_model.keras`.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -154,11 +153,10 @@ def run(args):
         "history": history,
     }
     # Written before pruning, so a failure there loses nothing computed so far.
-    write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
+    _resume.write_metrics(args.out, metrics)
     if args.prune_to is not None:
         metrics["sparse"] = prune_and_finetune(model, train(), whole_validation, args, strategy)
-        write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
-    _resume.finish(args.out)
+    _resume.finish(args.out, metrics)
     return metrics
 
 
@@ -184,8 +182,7 @@ def prune_and_finetune(model, train, validation, args, strategy):
 
 
 def main(argv=None):
-    metrics = run(build_parser().parse_args(argv))
-    print(json.dumps(metrics, indent=2))
+    _resume.main(run, build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ flags (`--clipnorm`, ...) contain. `--omega-weight` adds Pascanu et al.'s regula
 """
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -22,7 +21,6 @@ import tensorflow as tf
 from keras_dl import _checks
 from keras_dl.data import task_dataset
 from keras_dl.diagnostics import plot_learning_curves
-from keras_dl.export import write_text
 from keras_dl.layers import ClockworkCell
 from keras_dl.layers import ElmanCell
 from keras_dl.layers import GRUCell
@@ -158,14 +156,12 @@ def run(args):
         "spectral_radius": args.spectral_radius, "params": int(model.count_params()),
         "history": history,
     }
-    write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
-    _resume.finish(args.out)
+    _resume.finish(args.out, metrics)
     return metrics
 
 
 def main(argv=None):
-    metrics = run(build_parser().parse_args(argv))
-    print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
+    _resume.main(run, build_parser(), argv)
 
 
 if __name__ == "__main__":

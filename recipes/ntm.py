@@ -24,7 +24,6 @@ curve shows it). `metrics.json` records the best validation point next to the fi
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -36,7 +35,6 @@ from keras_dl.data import EMBEDDED_DATASETS
 from keras_dl.data import task_dataset
 from keras_dl.diagnostics import plot_learning_curves
 from keras_dl.export import atomic_path
-from keras_dl.export import write_text
 from keras_dl.layers import LSTMCell
 from keras_dl.layers import NTMCell
 from keras_dl.metrics import BitsWrongPerSequence
@@ -241,14 +239,12 @@ def run(args):
         "optimizer": args.optimizer, "learning_rate": args.learning_rate, "clipping": clipping,
         "history": history,
     }
-    write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
-    _resume.finish(args.out)
+    _resume.finish(args.out, metrics)
     return metrics
 
 
 def main(argv=None):
-    metrics = run(build_parser().parse_args(argv))
-    print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
+    _resume.main(run, build_parser(), argv)
 
 
 if __name__ == "__main__":

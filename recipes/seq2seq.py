@@ -11,7 +11,6 @@ the model, `seq2seq.keras`. A killed run continues when the same command runs ag
 """
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -28,7 +27,6 @@ from keras_dl.data import load_builder
 from keras_dl.data import seq2seq_dataset
 from keras_dl.diagnostics import plot_attention
 from keras_dl.diagnostics import plot_learning_curves
-from keras_dl.export import write_text
 from keras_dl.metrics import ExactMatch
 from keras_dl.metrics import SequenceLoss
 from keras_dl.models import ScheduledSampling
@@ -178,14 +176,12 @@ def run(args):
         "exact_match": exact, "epochs": len(history["loss"]), "seconds": seconds, "num_train": num_train,
         "params": int(model.count_params()), "history": history,
     }
-    write_text(os.path.join(args.out, "metrics.json"), json.dumps(metrics, indent=2))
-    _resume.finish(args.out)
+    _resume.finish(args.out, metrics)
     return metrics
 
 
 def main(argv=None):
-    metrics = run(build_parser().parse_args(argv))
-    print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
+    _resume.main(run, build_parser(), argv)
 
 
 if __name__ == "__main__":
