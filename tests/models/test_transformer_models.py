@@ -127,7 +127,7 @@ def test_a_trained_lm_continues_the_pattern_it_was_trained_on():
     history = model.fit(sequences[:, :-1], sequences[:, 1:], batch_size=16, epochs=2, verbose=0)
     assert history.history["loss"][-1] < 0.1 * np.log(VOCAB)  # from about log(13) = 2.6, uniform
     start = np.array([3, 11], np.int32)
-    best = beam_search(model.decode_step, model.initial_cache(2), start, end_token=VOCAB + 1, beam_width=3,
+    best = beam_search(model.decode_step, model.initial_cache(2), start, end_token=None, beam_width=3,
                        max_length=MAX_LENGTH)
     np.testing.assert_array_equal(np.asarray(best["tokens"])[:, 0], (start[:, None] + 1 + np.arange(MAX_LENGTH)) % VOCAB)
 
@@ -187,7 +187,7 @@ def test_decoding_past_max_length_is_an_error():
     model = lm()
     with pytest.raises(ValueError, match="past `max_length`=9"):
         beam_search(model.decode_step, model.initial_cache(3), START, END, beam_width=2, max_length=MAX_LENGTH + 1)
-    in_graph = tf.function(lambda: beam_search(model.decode_step, model.initial_cache(3), START, VOCAB + 1, 2,
+    in_graph = tf.function(lambda: beam_search(model.decode_step, model.initial_cache(3), START, None, 2,
                                                MAX_LENGTH + 1))
     with pytest.raises(tf.errors.InvalidArgumentError, match="past `max_length`=9"):
         in_graph()
