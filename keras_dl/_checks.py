@@ -24,6 +24,18 @@ def non_negative_int(name, value, below=None):
     return int(value)
 
 
+def token_ids(name, tokens, rank=2):
+    """Returns `tokens` (a tensor or KerasTensor) if it is int of rank 1 (`[batch]`) or 2 (`[batch, time]`), else
+    raises naming `name`."""
+    import keras  # Here, not at the top: the CLI checks its arguments before TensorFlow loads.
+
+    dtype = keras.backend.standardize_dtype(tokens.dtype)
+    if len(tokens.shape) != rank or "int" not in dtype:
+        expected = "[batch]" if rank == 1 else "[batch, time]"
+        raise ValueError(f"`{name}` must be int {expected}, got {dtype} of shape {tuple(tokens.shape)}.")
+    return tokens
+
+
 def positive_float(name, value):
     """Returns `value` as a float if it is > 0, else raises naming `name`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -172,9 +172,7 @@ class Seq2Seq(keras.Model):
     def _check_tokens(self, name, tokens, vocabulary_size):
         if not isinstance(tokens, keras.KerasTensor):
             tokens = ops.convert_to_tensor(tokens)
-        if len(tokens.shape) != 2 or "int" not in keras.backend.standardize_dtype(tokens.dtype):
-            raise ValueError(f"`{name}` must be int token ids [batch, time], got {tokens.dtype} of shape "
-                             f"{tuple(tokens.shape)}.")
+        _checks.token_ids(name, tokens)
         if 0 in tokens.shape:
             raise ValueError(f"`{name}` must hold at least one sequence of at least one step, got shape "
                              f"{tuple(tokens.shape)}.")

@@ -31,13 +31,6 @@ def _check_bool(name, value):
     return value
 
 
-def _check_tokens(name, tokens, rank):
-    dtype = keras.backend.standardize_dtype(tokens.dtype)
-    if len(tokens.shape) != rank or "int" not in dtype:
-        expected = "[batch]" if rank == 1 else "[batch, time]"
-        raise ValueError(f"`{name}` must be int {expected}, got {dtype} of shape {tuple(tokens.shape)}.")
-
-
 def _check_length(name, tokens, max_length, argument):
     if tokens.shape[1] is not None and tokens.shape[1] > max_length:
         raise ValueError(f"`{name}` has {tokens.shape[1]} steps, more than `{argument}`={max_length}.")
@@ -89,7 +82,7 @@ class _Transformer(keras.Model):
         if not self.built:
             raise ValueError(f"{self.name}: build the model (or call it once) before `decode_step`.")
         tokens = ops.convert_to_tensor(tokens)
-        _check_tokens("tokens", tokens, rank=1)
+        _checks.token_ids("tokens", tokens, rank=1)
         if not isinstance(state, dict) or not {"index", "caches"} <= set(state):
             raise ValueError(f"`state` must be the dict of `{'initial_cache' if memory_mask is None else 'initial_state'}`"
                              f", got {type(state).__name__}.")
@@ -169,7 +162,7 @@ class TransformerLM(_Transformer):
         super().build(input_shape)
 
     def call(self, tokens, training=None):
-        _check_tokens("tokens", tokens, rank=2)
+        _checks.token_ids("tokens", tokens, rank=2)
         _check_length("tokens", tokens, self.max_length, "max_length")
         x = self._embed(self.embedding, self.position_encoding, tokens, training)
         for block in self.blocks:
@@ -294,7 +287,7 @@ class TransformerSeq2Seq(_Transformer):
     def encode(self, source, training=None):
         """The encoder outputs and padding mask of int `source` `[batch, time]`: `(memory [batch, time, d], mask)`."""
         source = ops.convert_to_tensor(source)
-        _check_tokens("source", source, rank=2)
+        _checks.token_ids("source", source, rank=2)
         _check_length("source", source, self.max_source_length, "max_source_length")
         memory_mask = ops.not_equal(source, 0)
         x = self._embed(self.source_embedding, self.source_position_encoding, source, training)
@@ -306,7 +299,7 @@ class TransformerSeq2Seq(_Transformer):
 
     def call(self, inputs, training=None):
         source, target = self._split(inputs)
-        _check_tokens("target_in", target, rank=2)
+        _checks.token_ids("target_in", target, rank=2)
         _check_length("target_in", target, self.max_target_length, "max_target_length")
         memory, memory_mask = self.encode(source, training=training)
         x = self._embed(self.target_embedding, self.target_position_encoding, target, training)
