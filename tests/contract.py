@@ -48,6 +48,10 @@ class Case:
         phone: meant for LiteRT: convert and compare.
         tflite_model: builds the model to export (default: `model` at batch 1).
         tflite_tolerance: max abs difference allowed between Keras and LiteRT.
+        compile: compiles the model for the training checks (default: Adam(0.01) and MSE); models with
+            their own `compile` signature (a GAN's two optimizers) pass theirs.
+        train_data: `rng -> x` or `(x, y)` for one `train_on_batch` (default: `inputs` with zero targets of
+            the outputs' shapes); for models whose training data is not what `call` takes (a GAN's images).
     """
 
     make: Callable[[], Any]
@@ -59,6 +63,8 @@ class Case:
     phone: bool = False
     tflite_model: Callable[[Any], keras.Model] = None
     tflite_tolerance: float = 1e-4
+    compile: Callable[[keras.Model], None] = None
+    train_data: Callable[[np.random.Generator], Any] = None
 
     def build(self, seed=0):
         keras.utils.set_random_seed(seed)
@@ -100,11 +106,20 @@ def _targets(outputs):
     return tree.map_structure(lambda o: np.zeros(o.shape, np.float32), outputs)
 
 
-def _train_step(model, x):
+def _train_step(case, model, x):
     """Compiles `model` and trains it one step; returns whether every logged value is finite."""
-    _compile(model)
-    logs = model.train_on_batch(x, _targets(model(x)), return_dict=True)
+    (case.compile or _compile)(model)
+    data = case.train_data(np.random.default_rng(2)) if case.train_data else (x, _targets(model(x)))
+    logs = model.train_on_batch(*(data if isinstance(data, tuple) else (data,)), return_dict=True)
     return all(np.isfinite(float(value)) for value in logs.values())
+
+
+def _optimizers(model):
+    """`model.optimizer` and any other optimizer the model holds as an attribute (a GAN's second one)."""
+    found = {"optimizer": model.optimizer}
+    found.update({name: value for name, value in vars(model).items()
+                  if isinstance(value, keras.optimizers.Optimizer) and value is not model.optimizer})
+    return found
 
 
 def check_shapes(case):
@@ -129,14 +144,17 @@ def check_config(case):
 def check_saving(case, tmp_path):
     _, model = case.build()
     x = case.inputs(np.random.default_rng(1))
-    _train_step(model, x)  # Mid-training: optimizer slots and any pruning masks and steps exist.
+    _train_step(case, model, x)  # Mid-training: optimizer slots and any pruning masks and steps exist.
     path = str(tmp_path / "model.keras")
     model.save(path)
     loaded = keras.models.load_model(path)
     assert type(loaded) is type(model)
     _assert_same(loaded(x), model(x))
     _assert_same(loaded.weights, model.weights)  # Non-trainable state too: masks, steps, seed states.
-    _assert_same(loaded.optimizer.variables, model.optimizer.variables)
+    optimizers, loaded_optimizers = _optimizers(model), _optimizers(loaded)
+    assert loaded_optimizers.keys() == optimizers.keys()
+    for name, optimizer in optimizers.items():
+        _assert_same(loaded_optimizers[name].variables, optimizer.variables)
 
 
 def check_training(case):
@@ -144,7 +162,7 @@ def check_training(case):
     x = case.inputs(np.random.default_rng(1))
     before = {w.path: np.asarray(w) for w in model.trainable_weights}
     assert before, "no trainable weights"
-    assert _train_step(model, x)
+    assert _train_step(case, model, x)
     unchanged = [w.path for w in model.trainable_weights if np.array_equal(np.asarray(w), before[w.path])]
     assert not unchanged, unchanged
 
@@ -169,7 +187,7 @@ def check_mixed_precision(case, policy):
         expected = policy.split("_")[1]
         assert [o.dtype for o in outputs] == [expected] * len(outputs)
         assert all(np.all(np.isfinite(n)) for n in _numpy(outputs))
-        assert _train_step(model, x)
+        assert _train_step(case, model, x)
     finally:
         keras.config.set_dtype_policy(previous)
 

@@ -102,6 +102,34 @@ def transformer_seq2seq_inputs(rng):
     return {"source": source, "target_in": tokens(rng)}
 
 
+def sampler_model(sampler, masking=False):
+    """Mean and log-variance heads over `[batch, T, D]` sequences, then the sampling layer."""
+    inputs = keras.Input((None, D))
+    return keras.Model(inputs, sampler([keras.layers.Dense(4)(inputs), keras.layers.Dense(4)(inputs)]))
+
+
+def flow_model(flow, masking=False):
+    """An inverse autoregressive flow over `[batch, 6]` latents with a context computed from them."""
+    inputs = keras.Input((6,))
+    return keras.Model(inputs, flow([inputs, keras.layers.Dense(3)(inputs)]))
+
+
+def likelihood_mean_model(layer, masking=False):
+    """Mixture-of-logistics parameters (2 components: 6 per channel) from a Dense layer, then their mean."""
+    inputs = keras.Input((None, D))
+    return keras.Model(inputs, layer(keras.layers.Dense(6)(inputs)))
+
+
+def small_vae(**kwargs):
+    encoder = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(4)])
+    decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(6)])
+    return models.VAE(encoder, decoder, **kwargs)
+
+
+def binary_inputs(rng):
+    return rng.integers(0, 2, (B, 6)).astype(np.float32)
+
+
 def attention_case(make):
     return Case(make=make, model=attention_model, inputs=sequence_inputs, output_shapes=(B, T), mask=True, phone=True)
 
@@ -155,7 +183,17 @@ CASES = {
                  inputs=sequence_inputs, output_shapes=(B, T, 4), mask=True, phone=True),
     "GRU": Case(make=lambda: layers.GRU(4, return_sequences=True, recurrent_dropout=0.2), model=in_model,
                 inputs=sequence_inputs, output_shapes=(B, T, 4), mask=True, phone=True),
+    # Latent variables and likelihoods.
+    "GaussianSample": Case(make=layers.GaussianSample, model=sampler_model, inputs=sequence_inputs,
+                           output_shapes=(B, T, 4), phone=True),
+    "InverseAutoregressiveFlow": Case(make=lambda: layers.InverseAutoregressiveFlow(2, 8), model=flow_model,
+                                      inputs=lambda rng: rng.normal(size=(B, 6)).astype(np.float32),
+                                      output_shapes=((B, 6), (B,))),
+    "LikelihoodMean": Case(make=lambda: layers.LikelihoodMean(layers.DiscretizedLogisticLikelihood(num_mixtures=2)),
+                           model=likelihood_mean_model, inputs=sequence_inputs, output_shapes=(B, T, 1), phone=True),
     # Models.
+    "VAE": Case(make=lambda: small_vae(beta=0.5), inputs=binary_inputs, output_shapes=(B, 6), phone=True,
+                tflite_model=lambda model: model.decoder_model()),
     "RNNLanguageModel": lm_case(lambda: models.RNNLanguageModel(VOCAB, embedding_dim=4, units=6, dropout=0.2)),
     "SparseRNNLanguageModel": lm_case(lambda: models.SparseRNNLanguageModel(
         VOCAB, embedding_dim=16, units=16, schedule=SCHEDULE)),
@@ -226,6 +264,12 @@ NOT_LAYERS = {
     "AssociativeRecall": "a TFDS builder (tests/data/test_ntm_tasks.py)",
     "AssociativeRecallConfig": "a TFDS builder config (tests/data/test_ntm_tasks.py)",
     "BitsWrongPerSequence": "a metric: serialisation below, values in tests/metrics/test_memory_tasks.py",
+    "Likelihood": "abstract base of the likelihoods",
+    "BernoulliLikelihood": "a distribution family: serialisation and log-probabilities in tests/layers/test_latent.py",
+    "GaussianLikelihood": "a distribution family: serialisation and log-probabilities in tests/layers/test_latent.py",
+    "CategoricalLikelihood": "a distribution family: serialisation and log-probabilities in tests/layers/test_latent.py",
+    "DiscretizedLogisticLikelihood": "a distribution family: serialisation and log-probabilities in "
+                                     "tests/layers/test_latent.py",
 }
 
 

@@ -2,6 +2,10 @@
 
 from keras_dl.export.atomic import atomic_path
 from keras_dl.export.atomic import write_text
+from keras_dl.export.generative import export_generator_saved_model
+from keras_dl.export.generative import export_generator_tflite
+from keras_dl.export.generative import generator_model
+from keras_dl.export.generative import sample_latents
 from keras_dl.export.language_model import export_lm_saved_model
 from keras_dl.export.language_model import export_lm_tflite
 from keras_dl.export.language_model import verify_lm_tflite

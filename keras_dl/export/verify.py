@@ -83,8 +83,8 @@ def verify_tflite(model, tflite_model, lengths=(1, 7, 50), padding=None, steps=5
         arrays = {}
         for name, d in details.items():
             shape = [int(n) for n in d["shape"]]
-            if length is not None:
-                shape[1] = length
+            if length is not None and len(shape) > 1 and int(d["shape_signature"][1]) == -1:
+                shape[1] = length  # Only a time axis of any length: a static one (a condition's width) stays.
             if np.issubdtype(d["dtype"], np.integer):
                 # Token 0 is reserved for padding when padding is asked for.
                 arrays[name] = rng.integers(1 if padding else 0, token_range, shape).astype(d["dtype"])

@@ -1,4 +1,5 @@
-"""Layers: recurrent cells, attention (mechanisms, the attention decoder cell), memory (NTM), transformer blocks."""
+"""Layers: recurrent cells, attention (mechanisms, the attention decoder cell), memory (NTM), transformer blocks,
+latent variables (the reparameterised sample, inverse autoregressive flow) and likelihoods (TFP distributions)."""
 
 from keras_dl.layers.attention import AttentionMechanism
 from keras_dl.layers.attention import BahdanauAttention
@@ -19,6 +20,17 @@ from keras_dl.layers.cells import RecurrentCell
 from keras_dl.layers.cells import UnitInterval
 from keras_dl.layers.cells import state_sizes
 from keras_dl.layers.decoder import AttentionDecoderCell
+from keras_dl.layers.distributions import LIKELIHOODS
+from keras_dl.layers.distributions import BernoulliLikelihood
+from keras_dl.layers.distributions import CategoricalLikelihood
+from keras_dl.layers.distributions import DiscretizedLogisticLikelihood
+from keras_dl.layers.distributions import GaussianLikelihood
+from keras_dl.layers.distributions import Likelihood
+from keras_dl.layers.distributions import LikelihoodMean
+from keras_dl.layers.distributions import get_likelihood
+from keras_dl.layers.latent import GaussianSample
+from keras_dl.layers.latent import InverseAutoregressiveFlow
+from keras_dl.layers.latent import made_masks
 from keras_dl.layers.memory import NTMCell
 from keras_dl.layers.reservoir import EchoStateCell
 from keras_dl.layers.rnn import GRU

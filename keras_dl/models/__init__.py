@@ -9,3 +9,4 @@ from keras_dl.models.sparse_rnn import SparseRNNLanguageModel
 from keras_dl.models.sparse_rnn import WaveRNN
 from keras_dl.models.transformer import TransformerLM
 from keras_dl.models.transformer import TransformerSeq2Seq
+from keras_dl.models.vae import VAE
