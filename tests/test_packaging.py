@@ -29,3 +29,13 @@ def test_every_recipe_is_a_keras_dl_recipes_entry_point():
                      if name.endswith(".py") and not name.startswith("_"))
     assert sorted(entry_points) == recipes
     assert all(value == f"keras_dl.recipes.{name}" for name, value in entry_points.items())
+
+
+def test_the_shipped_digit_classifier_is_package_data():
+    # CI installs without -e: a file not named in package_data would be missing from site-packages.
+    import fnmatch
+
+    patterns = _options()["options.package_data"]["keras_dl.metrics"].split()
+    assets = os.listdir(os.path.join(ROOT, "keras_dl", "metrics", "assets"))
+    assert "digit_classifier.keras" in assets
+    assert all(any(fnmatch.fnmatch(f"assets/{name}", pattern) for pattern in patterns) for name in assets)

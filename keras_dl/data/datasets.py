@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from keras_dl import _checks
+from keras_dl.data.generative import GENERATIVE_DATASETS
 from keras_dl.data.seq2seq import SEQ2SEQ_DATASETS
 
 SPLITS = ("train", "validation", "test")
@@ -438,4 +439,5 @@ EMBEDDED_DATASETS = {
     "ntm_copy": NTMCopy,
     "associative_recall": AssociativeRecall,
     **SEQ2SEQ_DATASETS,
+    **GENERATIVE_DATASETS,
 }

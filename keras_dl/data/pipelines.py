@@ -20,9 +20,10 @@ def load_builder(name, data_dir=None, **config):
 
     Args:
         name: an embedded dataset (`python_source`, `adding_problem`, `copy_memory`,
-            `parity`, `date_normalization`, `text_addition`, `sequence_reversal`,
-            `sequence_sorting`) or `"tfds:NAME"` for any TFDS catalog dataset (needs the
-            network the first time, unless already prepared in `data_dir`).
+            `parity`, `ntm_copy`, `associative_recall`, `date_normalization`, `text_addition`,
+            `sequence_reversal`, `sequence_sorting`, `digits`, `gaussian_mixture_2d`, `shape_pairs`)
+            or `"tfds:NAME"` for any TFDS catalog dataset (needs the network the first time, unless
+            already prepared in `data_dir`).
         data_dir: TFDS data directory; defaults to TFDS' own (`~/tensorflow_datasets`).
         **config: for the generated tasks, the arguments of the builder's config class:
             `length`, `num_train`, `num_eval`, `seed` (`SequenceTaskConfig`); for the

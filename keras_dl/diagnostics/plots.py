@@ -159,3 +159,63 @@ def plot_attention(path, alignments, source_labels, output_labels, title=None):
         ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.046)
     return _write(path, _png(fig))
+
+
+def plot_image_grid(path, images, columns=10, row_labels=None, title=None):
+    """Draws images `[N, H, W, 1 or 3]` (values in [0, 1]) as a grid into a PNG, atomically.
+
+    Args:
+        path: output `.png` path.
+        images: float array `[N, H, W, C]`, `C` 1 (grey) or 3 (RGB), values in [0, 1].
+        columns: images per row.
+        row_labels: optional labels written left of each row (e.g. a conditioning class).
+        title: figure title.
+
+    Example:
+    >>> plot_image_grid("samples.png", np.random.default_rng(0).random((20, 8, 8, 1)), columns=10)
+    'samples.png'
+    """
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or not len(images):
+        raise ValueError(f"`images` must be [N, H, W, 1 or 3] with N > 0, got shape {images.shape}.")
+    columns = min(int(columns), len(images))
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.8, rows * 0.8 + (0.4 if title else 0)), dpi=100,
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(False)
+        if i < len(images):
+            image = np.clip(images[i], 0.0, 1.0)
+            ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0.0, vmax=1.0)
+    for row, label in enumerate(row_labels or []):
+        axes[row, 0].set_ylabel(str(label), rotation=0, labelpad=12, va="center")
+    if title:
+        fig.suptitle(title)
+    return _write(path, _png(fig))
+
+
+def plot_points(path, samples, centres=None, title=None, limit=None):
+    """Scatters 2-D samples `[N, 2]` (and the true mode centres as crosses) into a PNG, atomically.
+
+    Example:
+    >>> plot_points("points.png", np.random.default_rng(0).normal(size=(500, 2)), centres=[[0.0, 0.0]])
+    'points.png'
+    """
+    samples = np.asarray(samples, np.float32)
+    if samples.ndim != 2 or samples.shape[1] != 2:
+        raise ValueError(f"`samples` must be [N, 2], got shape {samples.shape}.")
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, label="samples")
+    if centres is not None:
+        centres = np.asarray(centres, np.float32)
+        ax.scatter(centres[:, 0], centres[:, 1], marker="x", color="red", s=30, label="modes")
+    if limit:
+        ax.set_xlim(-limit, limit)
+        ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=7)
+    return _write(path, _png(fig))

@@ -121,7 +121,8 @@ class VAE(keras.Model):
         return inputs
 
     def _with(self, tensor, condition):
-        return tensor if condition is None else [tensor, condition]
+        # Tensors, not arrays: Keras refuses a list input that mixes the two.
+        return tensor if condition is None else [ops.convert_to_tensor(tensor), ops.convert_to_tensor(condition)]
 
     def encode(self, x, condition=None):
         """The posterior's `(mean, log_variance, context)` (`context` None without a flow)."""
@@ -199,9 +200,11 @@ class VAE(keras.Model):
     def _batches(self, x, condition, batch_size):
         batch_size = _checks.positive_int("batch_size", batch_size)
         x = np.asarray(x, "float32")
+        condition = None if condition is None else np.asarray(condition)
+        if condition is not None and len(condition) != len(x):
+            raise ValueError(f"`condition` must have one row per example ({len(x)}), got {len(condition)}.")
         for start in range(0, len(x), batch_size):
-            yield x[start:start + batch_size], None if condition is None else np.asarray(condition)[
-                start:start + batch_size]
+            yield x[start:start + batch_size], None if condition is None else condition[start:start + batch_size]
 
     def _check_condition(self, condition):
         if self.conditional and condition is None:
@@ -246,9 +249,8 @@ class VAE(keras.Model):
         self._check_condition(condition)
         num_samples = _checks.positive_int("num_samples", num_samples)
         if condition is not None:
-            condition = ops.convert_to_tensor(condition)
-            if condition.shape[0] != num_samples:
-                raise ValueError(f"`condition` must have `num_samples`={num_samples} rows, got {condition.shape[0]}.")
+            if len(condition) != num_samples:
+                raise ValueError(f"`condition` must have `num_samples`={num_samples} rows, got {len(condition)}.")
         generator = keras.random.SeedGenerator(seed)
         z = keras.random.normal((num_samples, self.latent_dim), seed=generator)
         params = self.decoder(self._with(z, condition))

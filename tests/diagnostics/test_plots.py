@@ -26,3 +26,25 @@ def test_attention_map_shows_the_alignments(tmp_path):
     assert np.unique(image.reshape(-1, image.shape[-1]), axis=0).shape[0] > 10
     with pytest.raises(ValueError, match="alignments"):
         plot_attention(str(tmp_path / "x.png"), np.eye(3), list("ab"), list("ab"))
+
+
+def test_image_grid_draws_each_image_where_it_belongs(tmp_path):
+    from keras_dl.diagnostics import plot_image_grid
+
+    images = np.zeros((4, 8, 8, 1), np.float32)
+    images[3] = 1.0  # Only the last image is white: the bottom-right quarter of a 2x2 grid is bright.
+    image = matplotlib.image.imread(plot_image_grid(str(tmp_path / "grid.png"), images, columns=2))
+    grey = image[..., :3].mean(-1)
+    h, w = grey.shape
+    assert grey[h // 2:, w // 2:].mean() > grey[:h // 2, :w // 2].mean() + 0.3
+    with pytest.raises(ValueError, match="images"):
+        plot_image_grid(str(tmp_path / "x.png"), np.zeros((4, 8, 8)))
+
+
+def test_points_plot_needs_2d_samples(tmp_path):
+    from keras_dl.diagnostics import plot_points
+
+    image = matplotlib.image.imread(plot_points(str(tmp_path / "p.png"), np.zeros((10, 2)), centres=[[1.0, 1.0]]))
+    assert np.unique(image.reshape(-1, image.shape[-1]), axis=0).shape[0] > 10
+    with pytest.raises(ValueError, match="samples"):
+        plot_points(str(tmp_path / "x.png"), np.zeros((10, 3)))
