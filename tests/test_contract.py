@@ -130,6 +130,23 @@ def binary_inputs(rng):
     return rng.integers(0, 2, (B, 6)).astype(np.float32)
 
 
+def gan_latents(dim):
+    return lambda rng: rng.normal(size=(B, dim)).astype(np.float32)
+
+
+def gan_images(rng, batch=4, shape=(8, 8, 1)):
+    return rng.uniform(-1, 1, (batch, *shape)).astype(np.float32)
+
+
+def gan_case(make, inputs, output_shapes, train_data):
+    return Case(make=make, inputs=inputs, output_shapes=output_shapes, compile=compile_gan, train_data=train_data,
+                phone=True, tflite_model=export.generator_model)
+
+
+def compile_gan(model):
+    model.compile(keras.optimizers.Adam(0.01))
+
+
 def attention_case(make):
     return Case(make=make, model=attention_model, inputs=sequence_inputs, output_shapes=(B, T), mask=True, phone=True)
 
@@ -217,6 +234,27 @@ CASES = {
                              inputs=sequence_inputs, output_shapes=(B, T, 2)),
     "EchoStateNetwork": Case(make=lambda: models.EchoStateNetwork(8, 2, connectivity=0.5), inputs=sequence_inputs,
                              output_shapes=(B, T, 2)),
+    # GANs: their own compile (two optimizers) and training data (real examples, not latents); the generator
+    # (CycleGAN's A -> B) goes to LiteRT.
+    "GAN": gan_case(lambda: models.GAN(models.mlp_generator(3, 2, units=8, num_layers=2),
+                                       models.mlp_discriminator(2, units=8, num_layers=2), latent_dim=3,
+                                       loss="minimax", n_critic=2, gradient_penalty_weight=1.0),
+                    gan_latents(3), (B, 2), lambda rng: rng.normal(size=(4, 2)).astype(np.float32)),
+    "DCGAN": gan_case(lambda: models.DCGAN((8, 8, 1), latent_dim=4, filters=4), gan_latents(4), (B, 8, 8, 1),
+                      gan_images),
+    "ConditionalGAN": gan_case(lambda: models.ConditionalGAN(
+        models.dcgan_generator(4, (8, 8, 1), filters=4, num_labels=3),
+        models.dcgan_discriminator((8, 8, 1), filters=4, num_labels=3), latent_dim=4, loss="least_squares"),
+        lambda rng: [gan_latents(4)(rng), rng.integers(0, 3, B).astype(np.int32)], (B, 8, 8, 1),
+        lambda rng: (gan_images(rng), rng.integers(0, 3, 4).astype(np.int32))),
+    "WGANGP": gan_case(lambda: models.WGANGP(
+        models.dcgan_generator(4, (16, 16, 1), filters=4),
+        models.dcgan_discriminator((16, 16, 1), filters=4, normalization="layer", logit_bias=False),
+        latent_dim=4, n_critic=2), gan_latents(4), (B, 16, 16, 1), lambda rng: gan_images(rng, shape=(16, 16, 1))),
+    "CycleGAN": gan_case(lambda: models.CycleGAN(
+        *[models.cyclegan_generator((8, 8, 1), filters=2, residual_blocks=1, downsamplings=1) for _ in range(2)],
+        *[models.cyclegan_discriminator((8, 8, 1), filters=2, num_layers=2) for _ in range(2)]),
+        lambda rng: gan_images(rng, B), (B, 8, 8, 1), lambda rng: (gan_images(rng), gan_images(rng))),
     # The streaming step of any causal model (a GRU language model here).
     "StreamingStep": Case(make=streaming_lm, inputs=streaming_inputs,
                           output_shapes={"outputs": (B, VOCAB), "gru_state_0": (B, 6)}, phone=True,

@@ -17,11 +17,12 @@ def generator_model(model):
     """The functional model `latents (, condition) -> sample in data space` of a generative model.
 
     A VAE's `decoder_model()` (the likelihood's mean of its decoder's output), a GAN's
-    `generator`, or a functional model given as it is.
+    `generator`, a CycleGAN's `generator_ab` (images of domain A -> B), or a functional model
+    given as it is.
     """
     if hasattr(model, "decoder_model"):
         return model.decoder_model()
-    generator = getattr(model, "generator", model)
+    generator = getattr(model, "generator", getattr(model, "generator_ab", model))
     if not isinstance(generator, keras.Model) or not getattr(generator, "inputs", None):
         raise TypeError(f"`model` must be a VAE, a GAN or a functional generator, got {type(model).__name__} "
                         "without a functional generator.")

@@ -111,7 +111,9 @@ def verify_tflite(model, tflite_model, lengths=(1, 7, 50), padding=None, steps=5
         runs = range(steps)
     else:
         dynamic = any(int(n) == -1 for d in details.values() for n in d["shape_signature"][1:2])
-        checked = list(lengths) if dynamic else [int(next(iter(details.values()))["shape"][1])]
+        first = [int(n) for n in next(iter(details.values()))["shape"]]
+        # A fixed-shape file runs once at its own shapes; "lengths" reports its time axis (None without one).
+        checked = list(lengths) if dynamic else [first[1] if len(first) > 1 else None]
         runs = checked
     for run in runs:
         if state_names:

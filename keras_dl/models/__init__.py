@@ -1,6 +1,29 @@
-"""Models: each a `keras.Model` subclass."""
+"""Models: each a `keras.Model` subclass (and the GAN loss library and network builders)."""
 
 from keras_dl.models.echo_state import EchoStateNetwork
+from keras_dl.models.gan import DCGAN
+from keras_dl.models.gan import GAN
+from keras_dl.models.gan import LOSSES
+from keras_dl.models.gan import WGANGP
+from keras_dl.models.gan import ConditionalGAN
+from keras_dl.models.gan import CycleGAN
+from keras_dl.models.gan import cyclegan_discriminator
+from keras_dl.models.gan import cyclegan_generator
+from keras_dl.models.gan import dcgan_discriminator
+from keras_dl.models.gan import dcgan_generator
+from keras_dl.models.gan import gradient_penalty
+from keras_dl.models.gan import hinge_discriminator_loss
+from keras_dl.models.gan import hinge_generator_loss
+from keras_dl.models.gan import least_squares_discriminator_loss
+from keras_dl.models.gan import least_squares_generator_loss
+from keras_dl.models.gan import minimax_discriminator_loss
+from keras_dl.models.gan import minimax_generator_loss
+from keras_dl.models.gan import mlp_discriminator
+from keras_dl.models.gan import mlp_generator
+from keras_dl.models.gan import non_saturating_discriminator_loss
+from keras_dl.models.gan import non_saturating_generator_loss
+from keras_dl.models.gan import wasserstein_discriminator_loss
+from keras_dl.models.gan import wasserstein_generator_loss
 from keras_dl.models.language_model import RNNLanguageModel
 from keras_dl.models.recurrent import RecurrentNetwork
 from keras_dl.models.seq2seq import ScheduledSampling
