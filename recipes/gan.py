@@ -69,7 +69,8 @@ def build_parser(prog="python -m recipes.gan"):
     parser.add_argument("--steps-per-epoch", type=int, default=500, help="generator updates per epoch")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 256 on mixtures, 64 on images")
     parser.add_argument("--learning-rate", type=float, default=None,
-                        help="both players' Adam learning rate (default: the model's: 2e-4, WGAN-GP 1e-4)")
+                        help="both players' initial Adam learning rate, decayed linearly to 0 (default: 5e-4 on "
+                             "mixtures; 2e-4 on images, WGAN-GP 1e-4)")
     parser.add_argument("--latent-dim", type=int, default=None, help="default: 8 on mixtures, 64 on digits")
     parser.add_argument("--units", type=int, default=256, help="width of the mixture models' layers")
     parser.add_argument("--filters", type=int, default=32, help="DCGAN/CycleGAN filters at full resolution")
@@ -87,7 +88,8 @@ def _defaults(args):
     mixture = dataset in ("grid25", "ring8")
     batch_size = args.batch_size if args.batch_size is not None else (256 if mixture else 64)
     latent_dim = args.latent_dim if args.latent_dim is not None else (8 if mixture else 64)
-    return dataset, mixture, batch_size, latent_dim
+    learning_rate = args.learning_rate or (5e-4 if mixture else 1e-4 if args.model == "wgan_gp" else 2e-4)
+    return dataset, mixture, batch_size, latent_dim, learning_rate
 
 
 def build_model(model, dataset, latent_dim, units=256, filters=32, n_critic=None, seed=None):
@@ -116,12 +118,17 @@ def build_model(model, dataset, latent_dim, units=256, filters=32, n_critic=None
     return DCGAN(shape, latent_dim, filters, seed=seed, **critic)
 
 
-def _compile(model, learning_rate):
-    if learning_rate is None:
-        model.compile()  # The model's own default optimizers.
-        return
-    beta_2 = 0.9 if isinstance(model, WGANGP) else 0.999
-    model.compile(keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=beta_2))
+def _compile(model, learning_rate, generator_steps):
+    """Adam for each player (beta_1 0.5; WGAN-GP's beta_2 0.9), decayed linearly to 0 over the run, as WGAN-GP's
+    reference code does: the last steps settle the generator's samples onto the modes."""
+    wgan = isinstance(model, WGANGP)
+
+    def adam(steps):
+        schedule = keras.optimizers.schedules.PolynomialDecay(learning_rate, steps, end_learning_rate=0.0)
+        return keras.optimizers.Adam(schedule, beta_1=0.5, beta_2=0.9 if wgan else 0.999)
+
+    n_critic = getattr(model, "n_critic", 1)
+    model.compile(generator_optimizer=adam(generator_steps), discriminator_optimizer=adam(generator_steps * n_critic))
 
 
 def _train_data(dataset, mixture, batch_size, args, conditional):
@@ -189,12 +196,12 @@ def run(args):
             _checks.positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
     if args.learning_rate is not None:
         _checks.positive_float("--learning-rate", args.learning_rate)
-    dataset, mixture, batch_size, latent_dim = _defaults(args)
+    dataset, mixture, batch_size, latent_dim, learning_rate = _defaults(args)
     _checks.writable_directory("--out", args.out)
 
     keras.utils.set_random_seed(args.seed)
     model = build_model(args.model, dataset, latent_dim, args.units, args.filters, args.n_critic, seed=args.seed)
-    _compile(model, args.learning_rate)
+    _compile(model, learning_rate, args.epochs * args.steps_per_epoch)
     train = _train_data(dataset, mixture, batch_size, args, conditional=args.model == "conditional")
     start = time.perf_counter()
     history = _resume.resumable_fit(model, train, "train", args.out, args.epochs, args.steps_per_epoch,
@@ -211,8 +218,9 @@ def run(args):
         export.export_generator_saved_model(model, os.path.join(args.out, "generator_saved_model"))
     metrics = {
         "model": args.model, "dataset": dataset, "latent_dim": None if args.model == "cyclegan" else latent_dim,
-        "batch_size": batch_size, "generator_steps": len(history["g_loss"]) * args.steps_per_epoch,
-        "n_critic": getattr(model, "n_critic", 1), "epochs": len(history["g_loss"]), "seconds": seconds,
+        "batch_size": batch_size, "learning_rate": learning_rate,
+        "generator_steps": len(history["g_loss"]) * args.steps_per_epoch, "n_critic": getattr(model, "n_critic", 1),
+        "epochs": len(history["g_loss"]), "seconds": seconds,
         "params": int(model.count_params()), **metrics, "litert_max_abs_diff": litert["max_abs_diff"],
         "history": history,
     }
