@@ -25,6 +25,7 @@ def test_mixture_run_reports_mode_coverage_and_exports(tmp_path, data_dir):
         assert (tmp_path / name).exists()
     model = keras.models.load_model(str(tmp_path / "gan.keras"))
     assert type(model) is models.WGANGP and model.n_critic == 2 and model.latent_dim == 8
+    assert model.gradient_penalty_weight == metrics["gradient_penalty_weight"] == 0.1  # The mixtures' default.
     assert int(model.discriminator_optimizer.iterations) == 2 * int(model.optimizer.iterations) == 10
     assert not os.path.exists(tmp_path / "backup_train")
 
@@ -33,6 +34,7 @@ def test_conditional_digits_run_reports_fid_and_label_accuracy(tmp_path, data_di
     metrics = _run(tmp_path, data_dir, "--model", "conditional", "--filters", "4", "--latent-dim", "8")
     assert 0.0 <= metrics["label_accuracy"] <= 1.0 and np.isfinite(metrics["classifier_fid"])
     assert metrics["fid_samples"] == 2500 and metrics["litert_max_abs_diff"] < 1e-4
+    assert (tmp_path / "interpolation.png").stat().st_size > 0
     model = keras.models.load_model(str(tmp_path / "gan.keras"))
     assert type(model) is models.ConditionalGAN and model.latent_dim == 8
     assert model.generate(labels=[3, 4], seed=0).shape == (2, 28, 28, 1)
@@ -52,6 +54,8 @@ def test_cyclegan_run_scores_both_translations_against_the_true_maps(tmp_path, d
     (["--latent-dim", "0"], "--latent-dim"),
     (["--learning-rate", "-1"], "--learning-rate"),
     (["--steps-per-epoch", "0"], "--steps-per-epoch"),
+    (["--gradient-penalty-weight", "-1"], "--gradient-penalty-weight"),
+    (["--model", "cyclegan", "--gradient-penalty-weight", "1"], "--gradient-penalty-weight"),
 ])
 def test_bad_arguments_are_named_before_any_work(tmp_path, data_dir, flags, match):
     with pytest.raises((ValueError, TypeError), match=match):
