@@ -165,7 +165,7 @@ def main(argv=None):
     parser.add_argument("--out", default="generative_out", help="output directory")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    reference, floor = gan._digits_reference(0)
+    reference, floor = gan.digits_reference(0)
     result = {"quick": args.quick, "vae": [], "mixtures": [], "images": [], "veegan_table": VEEGAN_TABLE}
     for name, flags in (("VAE, mean field", []), ("VAE, IAF posterior (2 steps)", ["--flow-steps", "2"])):
         print(name, flush=True)

@@ -151,7 +151,7 @@ def _train_data(dataset, mixture, batch_size, args, conditional):
     return data.map(lambda x, y: (2 * x - 1, y)) if conditional else data.map(lambda x: 2 * x - 1)
 
 
-def _digits_reference(seed):
+def digits_reference(seed):
     """Two disjoint sets of `FID_SAMPLES` real digits from all 5,000: the reference and the real-vs-real floor."""
     images = np.concatenate([digits_arrays("mnist", split)[0] for split in ("train", "validation", "test")])
     order = np.random.default_rng(seed).permutation(len(images))
@@ -190,7 +190,7 @@ def evaluate(model, dataset, args, out):
                 "b_to_a_error": float(np.mean(np.abs(fake_a - shapes_b_to_a(b)))),
                 "identity_error": float(np.mean(np.abs(a - b))),  # Translating by copying the input.
                 "a_to_b_pixel_accuracy": float(np.mean((fake_b > 0.5) == (shapes_a_to_b(a) > 0.5)))}
-    reference, _ = _digits_reference(args.seed)
+    reference, _ = digits_reference(args.seed)
     if isinstance(model, ConditionalGAN):
         labels = np.arange(FID_SAMPLES) % 10
         fake = (np.asarray(model.generate(labels=labels, seed=args.seed)) + 1) / 2
@@ -221,8 +221,10 @@ def run(args):
         _checks.positive_float("--learning-rate", args.learning_rate)
     if args.gradient_penalty_weight is not None:
         _checks.non_negative_float("--gradient-penalty-weight", args.gradient_penalty_weight)
-        if args.model == "cyclegan":
-            raise ValueError("`--gradient-penalty-weight` does not apply to --model cyclegan.")
+    if args.model == "cyclegan":
+        for flag in ("gradient_penalty_weight", "n_critic", "latent_dim"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"`--{flag.replace('_', '-')}` does not apply to --model cyclegan.")
     dataset, mixture, batch_size, latent_dim, learning_rate = _defaults(args)
     _checks.writable_directory("--out", args.out)
 

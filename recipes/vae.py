@@ -27,13 +27,13 @@ from keras_dl.data import digits_arrays
 from keras_dl.data import digits_dataset
 from keras_dl.diagnostics import plot_image_grid
 from keras_dl.diagnostics import plot_learning_curves
+from keras_dl.layers import LIKELIHOODS
 from keras_dl.layers import InverseAutoregressiveFlow
 from keras_dl.layers import get_likelihood
 from keras_dl.models import VAE
 
 from . import _resume
 
-LIKELIHOODS = ("bernoulli", "logistic_mixture", "categorical", "gaussian")
 NUM_CLASSES = 10
 
 
@@ -41,7 +41,7 @@ def build_parser(prog="python -m recipes.vae"):
     parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--source", default="mnist", choices=("mnist", "sklearn"), help="which digits")
-    parser.add_argument("--likelihood", default="bernoulli", choices=LIKELIHOODS,
+    parser.add_argument("--likelihood", default="bernoulli", choices=sorted(LIKELIHOODS),
                         help="bernoulli: statically binarised digits; the others model grey levels")
     parser.add_argument("--latent-dim", type=int, default=16)
     parser.add_argument("--units", type=int, default=256, help="width of the encoder's and decoder's hidden layers")
@@ -85,18 +85,20 @@ def build_vae(image_shape, likelihood, latent_dim, units, beta=1.0, flow_steps=0
                conditional=conditional, seed=seed)
 
 
-def interpolations(model, images, labels, steps=10):
-    """Decoded points on straight lines between the posterior means of consecutive pairs of `images`."""
-    condition = keras.ops.one_hot(labels, NUM_CLASSES) if model.conditional else None
-    mean, _, _ = model.encode(images, condition)
-    mean = np.asarray(mean)
-    rows = []
-    for i in range(0, len(images) - 1, 2):
-        weights = np.linspace(0.0, 1.0, steps)[:, None]
-        z = (1 - weights) * mean[i] + weights * mean[i + 1]
-        inputs = [z, np.repeat(np.asarray(condition)[i:i + 1], steps, 0)] if model.conditional else z
-        rows.append(np.asarray(model.likelihood.mean(model.decoder(inputs))))
-    return np.concatenate(rows)
+def interpolations(model, images, labels, rows=6, steps=10):
+    """Decoded points on straight lines between the latents of two test digits of the same label, one label per
+    row (the conditional model decodes the whole row with that label)."""
+    rows = min(rows, NUM_CLASSES)
+    pairs = [np.flatnonzero(labels == label)[:2] for label in range(rows)]
+    if any(len(pair) < 2 for pair in pairs):
+        raise ValueError("interpolations need two test digits of each of the first labels.")
+    first, second = np.array([pair[0] for pair in pairs]), np.array([pair[1] for pair in pairs])
+    condition = keras.ops.one_hot(np.arange(rows), NUM_CLASSES) if model.conditional else None
+    ends = [np.asarray(model.posterior_latent(images[index], condition)) for index in (first, second)]
+    weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[None, :, None]
+    z = ((1 - weights) * ends[0][:, None] + weights * ends[1][:, None]).reshape(rows * steps, -1)
+    inputs = [z, np.repeat(np.asarray(condition), steps, 0)] if model.conditional else z
+    return np.asarray(model.likelihood.mean(model.decoder(inputs)))
 
 
 def run(args):
@@ -147,9 +149,9 @@ def run(args):
     plot_image_grid(os.path.join(args.out, "samples.png"), samples, columns=10,
                     row_labels=list(range(NUM_CLASSES)) if args.conditional else None,
                     title="samples (conditioned on the row's digit)" if args.conditional else "samples")
-    plot_image_grid(os.path.join(args.out, "interpolation.png"),
-                    interpolations(model, test_images[:12], test_labels[:12]), columns=10,
-                    title="decoded straight lines between test digits' posterior means")
+    plot_image_grid(os.path.join(args.out, "interpolation.png"), interpolations(model, test_images, test_labels),
+                    columns=10, row_labels=list(range(6)),
+                    title="decoded straight lines between two test digits' latents (row: their label)")
     reconstructions = model.predict(test_images[:10] if not args.conditional else
                                     [test_images[:10], np.asarray(condition)[:10]], verbose=0)
     plot_image_grid(os.path.join(args.out, "reconstructions.png"),

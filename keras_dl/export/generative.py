@@ -66,6 +66,10 @@ def export_generator_saved_model(model, path):
     latents with `sample_latents`.
     """
     generator = generator_model(model)
+    if len(generator.inputs[0].shape) != 2:
+        raise ValueError(f"`model`'s generator takes {tuple(generator.inputs[0].shape)} inputs, not latents "
+                         "[batch, latent_dim]: a `sample` signature needs a latent generator (export a CycleGAN's "
+                         "translator with `export_saved_model`).")
     spec = {"seed": tf.TensorSpec([2], tf.int32, name="seed")}
     if len(generator.inputs) > 1:
         condition = generator.inputs[1]

@@ -94,26 +94,31 @@ class BernoulliLikelihood(Likelihood):
 class GaussianLikelihood(Likelihood):
     """Normal per value: the network gives the mean, and the log scale too unless `scale` is fixed.
 
+    For continuous data: on 8-bit images its densities are not comparable with the discrete
+    likelihoods' probabilities (they differ by about `log 255` nats per value).
+
     Args:
         scale: a fixed standard deviation (> 0), or None to learn it: then the last axis holds
-            `[means, log_scales]` (2 parameters per channel, means first).
+            `(mean, log_scale)` pairs, channel by channel (as the other likelihoods' parameters).
+        min_log_scale: a learned log scale is floored here, so a value that never varies (a digit's
+            background pixel) cannot drive its density to infinity.
     """
 
-    def __init__(self, scale=None):
+    def __init__(self, scale=None, min_log_scale=-7.0):
         if scale is not None:
             scale = _checks.positive_float("scale", scale)
-        self.scale = scale
+        self.scale, self.min_log_scale = scale, float(min_log_scale)
         self.params_per_channel = 1 if scale is not None else 2
 
     def _pointwise(self, params):
         params = tf.cast(params, tf.float32)
         if self.scale is not None:
             return tfd.Normal(params, self.scale)
-        loc, log_scale = tf.split(params, 2, axis=-1)
-        return tfd.Normal(loc, tf.exp(log_scale))
+        loc, log_scale = tf.unstack(self._split(params, 2), axis=-1)
+        return tfd.Normal(loc, tf.exp(tf.maximum(log_scale, self.min_log_scale)))
 
     def get_config(self):
-        return {"scale": self.scale}
+        return {"scale": self.scale, "min_log_scale": self.min_log_scale}
 
 
 class _DiscreteLikelihood(Likelihood):

@@ -13,7 +13,8 @@ class GaussianSample(keras.layers.Layer):
 
     The noise enters as an input to a deterministic function of `mean` and `log_variance`, so
     gradients flow to both (Kingma & Welling 2014). Noise comes from the layer's own seeded
-    Keras `SeedGenerator` (saved with the model). In inference (`training=False`, e.g. `predict`
+    Keras `SeedGenerator` (Keras does not save its state: `VAE` reseeds it from its seed and the
+    training step, so a resumed run draws the same noise). In inference (`training=False`, e.g. `predict`
     or an exported graph) it returns `mean` unless `sample_at_inference=True`.
 
     Args:
@@ -104,7 +105,6 @@ class InverseAutoregressiveFlow(keras.layers.Layer):
         has_context = isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple))
         z_shape = input_shape[0] if has_context else input_shape
         dim, units = z_shape[-1], self.hidden_units
-        self.dim = dim
         self.input_mask, self.output_mask = made_masks(dim, units)
         self.steps = []
         for step in range(self.num_steps):

@@ -12,6 +12,7 @@ from keras import ops
 from keras import tree
 
 from keras_dl import _checks
+from keras_dl._layers import scale_for_replicas
 
 # --------------------------------------------------------------------------------------------------------------------
 # Losses. Logits are the discriminator's unbounded outputs (`D(x) = sigmoid(logit)` for the probabilistic losses,
@@ -164,8 +165,9 @@ def _copy_optimizer(optimizer):
     return optimizer.__class__.from_config(optimizer.get_config())
 
 
-def _replicas():
-    return tf.distribute.get_strategy().num_replicas_in_sync
+def _regularization(network):
+    """The sum of a network's weight and activity regularisation losses (0 without any), in float32."""
+    return ops.cast(ops.sum(network.losses), "float32") if network.losses else 0.0
 
 
 def _built(name, network, input_shape=None):
@@ -264,9 +266,7 @@ class _TwoPlayerModel(keras.Model):
         optimizer.apply(tape.gradient(scaled_loss, variables), variables)
 
     def _scaled(self, optimizer, loss):
-        # Keras sums gradients over replicas: each replica's loss is divided by their number (as Keras' own
-        # compiled losses are); then the loss-scale of a LossScaleOptimizer (mixed_float16), which `apply` undoes.
-        return optimizer.scale_loss(loss / _replicas())
+        return scale_for_replicas(optimizer, loss)
 
     def _update_trackers(self, **values):
         for name, value in values.items():
@@ -403,7 +403,7 @@ class GAN(_TwoPlayerModel):
         return values
 
     def _discriminator_total(self, values):
-        total = values["d_loss"]
+        total = values["d_loss"] + _regularization(self.discriminator)
         if self.gradient_penalty_weight:
             total = total + self.gradient_penalty_weight * values["gradient_penalty"]
         return total
@@ -425,7 +425,7 @@ class GAN(_TwoPlayerModel):
             fake = self(latents if conditions is None else [latents, conditions], training=True)
             fake_logits = self._discriminate(fake, conditions, training=True)
             g_loss = LOSSES[self.loss_name][1](fake_logits)
-            scaled = self._scaled(self.optimizer, g_loss)
+            scaled = self._scaled(self.optimizer, g_loss + _regularization(self.generator))
         self._apply(self.optimizer, tape, scaled, g_variables)
         self._update_trackers(g_loss=g_loss)
         return {m.name: m.result() for m in self.metrics}

@@ -7,6 +7,7 @@ import tensorflow_probability as tfp
 from keras import ops
 
 from keras_dl import _checks
+from keras_dl._layers import scale_for_replicas
 from keras_dl.layers.distributions import LikelihoodMean
 from keras_dl.layers.distributions import get_likelihood
 from keras_dl.layers.latent import GaussianSample
@@ -90,6 +91,12 @@ class VAE(keras.Model):
         if not getattr(self.encoder, "outputs", None):  # A subclassed encoder: the parts build when first called.
             self.built = True
             return
+        decoded = self.decoder.outputs[0].shape[-1] if getattr(self.decoder, "outputs", None) else None
+        data = self.encoder.inputs[0].shape[-1]
+        if decoded is not None and data is not None and self.likelihood.data_channels(decoded) != data:
+            raise ValueError(f"`decoder` gives {decoded} parameters per position: the {type(self.likelihood).__name__} "
+                             f"`likelihood` needs {self.likelihood.params_per_channel} per data channel, and the "
+                             f"encoder's input has {data} channels.")
         outputs = [tuple(t.shape) for t in self.encoder.outputs]
         latent = outputs[0] if len(outputs) > 1 else (*outputs[0][:-1], outputs[0][-1] // 2)
         if self.flow is not None and not self.flow.built:
@@ -124,9 +131,9 @@ class VAE(keras.Model):
         # Tensors, not arrays: Keras refuses a list input that mixes the two.
         return tensor if condition is None else [ops.convert_to_tensor(tensor), ops.convert_to_tensor(condition)]
 
-    def encode(self, x, condition=None):
+    def encode(self, x, condition=None, training=False):
         """The posterior's `(mean, log_variance, context)` (`context` None without a flow)."""
-        outputs = self.encoder(self._with(x, condition))
+        outputs = self.encoder(self._with(x, condition), training=training)
         if isinstance(outputs, (list, tuple)):
             mean, log_variance, *context = outputs
         else:
@@ -140,9 +147,9 @@ class VAE(keras.Model):
         mean, log_variance = ops.cast(mean, "float32"), ops.cast(log_variance, "float32")
         return tfd.Independent(tfd.Normal(mean, ops.exp(0.5 * log_variance)), reinterpreted_batch_ndims=1)
 
-    def _latent(self, mean, log_variance, context, training):
-        """A posterior sample (the mean when not training) through the flow; `(z, log q(z | x))`."""
-        z = self.sampler([mean, log_variance], training=training)
+    def _latent(self, mean, log_variance, context, sample):
+        """A posterior sample (the mean unless `sample`) through the flow; `(z, log q(z | x))`."""
+        z = self.sampler([mean, log_variance], training=sample)
         log_q = self._posterior(mean, log_variance).log_prob(ops.cast(z, "float32"))
         if self.flow is not None:
             z, log_det = self.flow(self._with(z, context) if context is not None else z)
@@ -154,16 +161,23 @@ class VAE(keras.Model):
 
     def call(self, inputs, training=None):
         x, condition = self._inputs(inputs)
-        mean, log_variance, context = self.encode(x, condition)
-        z, _ = self._latent(mean, log_variance, context, training)
-        params = self.decoder(self._with(z, condition))
+        mean, log_variance, context = self.encode(x, condition, training=training)
+        z, _ = self._latent(mean, log_variance, context, sample=training)
+        params = self.decoder(self._with(z, condition), training=training)
         return ops.cast(self.likelihood.mean(params), self.compute_dtype)
 
-    def _terms(self, x, condition, kl=None):
-        """Per-example `log p(x | z)` and KL estimate (float32), one posterior sample each."""
+    def posterior_latent(self, x, condition=None):
+        """The latent a VAE decodes for `x` at inference: the posterior mean, through the flow if any."""
+        self._check_condition(condition)
         mean, log_variance, context = self.encode(x, condition)
-        z, log_q = self._latent(mean, log_variance, context, training=True)
-        log_likelihood = self.likelihood.log_prob(x, self.decoder(self._with(z, condition)))
+        return self._latent(mean, log_variance, context, sample=False)[0]
+
+    def _terms(self, x, condition, kl=None, training=False):
+        """Per-example `log p(x | z)` and KL estimate (float32), one posterior sample each; `training` is the
+        networks' mode (dropout, batch statistics)."""
+        mean, log_variance, context = self.encode(x, condition, training=training)
+        z, log_q = self._latent(mean, log_variance, context, sample=True)
+        log_likelihood = self.likelihood.log_prob(x, self.decoder(self._with(z, condition), training=training))
         z = ops.cast(z, "float32")
         if (kl or self.kl) == "analytic" and self.flow is None:
             divergence = tfd.kl_divergence(self._posterior(mean, log_variance), self._prior(z))
@@ -185,9 +199,11 @@ class VAE(keras.Model):
         state = self.sampler.seed_generator.state
         state.assign(ops.stack([state[0], ops.cast(self.optimizer.iterations, state.dtype)]))
         with tf.GradientTape() as tape:
-            log_likelihood, divergence = self._terms(x, condition)
+            log_likelihood, divergence = self._terms(x, condition, training=True)
             loss = -ops.mean(log_likelihood - self.beta * divergence)
-            scaled = self.optimizer.scale_loss(loss)
+            if self.losses:  # The networks' weight and activity regularisers.
+                loss = loss + ops.cast(ops.sum(self.losses), "float32")
+            scaled = scale_for_replicas(self.optimizer, loss)
         gradients = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._update_trackers(loss, log_likelihood, divergence)
@@ -223,20 +239,22 @@ class VAE(keras.Model):
             values.append(np.asarray(log_likelihood - divergence))
         return np.concatenate(values)
 
-    def iwae_bound(self, x, condition=None, num_samples=100, batch_size=64):
+    def iwae_bound(self, x, condition=None, num_samples=100, batch_size=4096):
         """Per-example importance-weighted bound (Burda et al. 2016) in nats (NumPy `[N]`).
 
         `log (1/k) sum_i p(x, z_i) / q(z_i | x)` with `k = num_samples` posterior samples: a lower
         bound on `log p(x)` that is never below the ELBO in expectation and tightens as `k` grows;
-        with `k = 1` it is the ELBO with a Monte-Carlo KL.
+        with `k = 1` it is the ELBO with a Monte-Carlo KL. `batch_size` bounds the rows decoded at once
+        (examples times samples), so large `k` and 256-way likelihoods fit in memory.
         """
         self._check_condition(condition)
         k = _checks.positive_int("num_samples", num_samples)
+        examples = max(1, _checks.positive_int("batch_size", batch_size) // k)
         values = []
-        for batch, batch_condition in self._batches(x, condition, batch_size):
+        for batch, batch_condition in self._batches(x, condition, examples):
             mean, log_variance, context = self.encode(batch, batch_condition)
             repeat = lambda t: None if t is None else ops.repeat(t, k, axis=0)  # noqa: E731
-            z, log_q = self._latent(repeat(mean), repeat(log_variance), repeat(context), training=True)
+            z, log_q = self._latent(repeat(mean), repeat(log_variance), repeat(context), sample=True)
             z32 = ops.cast(z, "float32")
             log_weights = (self.likelihood.log_prob(repeat(batch), self.decoder(self._with(z, repeat(batch_condition))))
                            + self._prior(z32).log_prob(z32) - log_q)

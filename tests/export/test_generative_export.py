@@ -63,3 +63,14 @@ def test_saved_model_sample_signature_draws_the_documented_latents(conditional, 
 def test_a_model_without_a_generator_is_refused():
     with pytest.raises(TypeError, match="functional generator"):
         export.generator_model(keras.layers.Dense(2))
+
+
+def test_a_translator_gets_a_tflite_file_but_no_sample_signature(tmp_path):
+    cycle = models.CycleGAN(*[models.cyclegan_generator((8, 8, 1), filters=2, residual_blocks=1, downsamplings=1)
+                              for _ in range(2)],
+                            *[models.cyclegan_discriminator((8, 8, 1), filters=2, num_layers=2) for _ in range(2)])
+    path = export.export_generator_tflite(cycle, str(tmp_path / "a_to_b.tflite"))
+    assert export.verify_tflite(cycle.generator_ab, path)["max_abs_diff"] < 1e-5
+    with pytest.raises(ValueError, match="latent generator"):
+        export.export_generator_saved_model(cycle, str(tmp_path / "never"))
+    assert not (tmp_path / "never").exists()

@@ -85,12 +85,15 @@ def test_bernoulli_and_gaussian_log_probs_match_scipy():
     logits = _logits(rng, 3, 4, 4, 1)
     expected = stats.bernoulli.logpmf(x, special.expit(logits)).reshape(3, -1).sum(1)
     np.testing.assert_allclose(layers.BernoulliLikelihood().log_prob(x, logits), expected, rtol=1e-5)
-    params = _logits(rng, 3, 5 * 2)
+    params = _logits(rng, 3, 5 * 2)  # (mean, log scale) pairs, channel by channel.
     y = rng.normal(size=(3, 5)).astype(np.float32)
-    expected = stats.norm.logpdf(y, params[:, :5], np.exp(params[:, 5:])).sum(1)
+    expected = stats.norm.logpdf(y, params[:, 0::2], np.exp(params[:, 1::2])).sum(1)
     np.testing.assert_allclose(layers.GaussianLikelihood().log_prob(y, params), expected, rtol=1e-5)
     expected = stats.norm.logpdf(y, params[:, :5], 0.3).sum(1)
     np.testing.assert_allclose(layers.GaussianLikelihood(scale=0.3).log_prob(y, params[:, :5]), expected, rtol=1e-5)
+    # A log scale of -50 on an exact value is floored at -7: a finite density, not infinity.
+    floored = layers.GaussianLikelihood().log_prob(np.zeros((1, 1), np.float32), np.array([[0.0, -50.0]], np.float32))
+    np.testing.assert_allclose(floored, stats.norm.logpdf(0.0, 0.0, np.exp(-7.0)), rtol=1e-5)
 
 
 def test_categorical_reads_data_as_levels():

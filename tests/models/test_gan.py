@@ -281,13 +281,14 @@ def test_backup_and_restore_resumes_both_optimizers_and_the_noise(tmp_path):
     resumed = run(1, callbacks=[keras.callbacks.BackupAndRestore(backup)])  # Another seed: all state comes from the backup.
     assert int(resumed.optimizer.iterations) == int(reference.optimizer.iterations) == 9
     assert int(resumed.discriminator_optimizer.iterations) == int(reference.discriminator_optimizer.iterations) == 18
-    # Not bit-exact: oneDNN's rounding can depend on buffer alignment, and the GAN amplifies it (seen: 2e-5). A
-    # resume without the optimizers' state ends 8e-2 away, one without the noise generator's state 1e-2.
+    # Not bit-exact: oneDNN's rounding can depend on buffer alignment, and the two-player updates amplify it
+    # (seen: 2e-5, and once above these checks' earlier 1e-3 in a full run, not reproduced alone). A resume
+    # without the optimizers' state ends 8e-2 away, one without the noise generator's state 1e-2: still caught.
     for name in ("optimizer", "discriminator_optimizer"):
         for a, b in zip(getattr(resumed, name).variables, getattr(reference, name).variables, strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-2, atol=1e-5, err_msg=name)
+            np.testing.assert_allclose(a, b, rtol=5e-2, atol=1e-4, err_msg=name)
     for a, b in zip(resumed.weights, reference.weights, strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-3)
+        np.testing.assert_allclose(a, b, atol=5e-3)
     np.testing.assert_array_equal(resumed.seed_generator.state, reference.seed_generator.state)
 
 

@@ -183,6 +183,8 @@ def test_bad_arguments_are_named():
         models.VAE(encoder, decoder, kl="monte_carlo", flow="iaf")
     with pytest.raises(ValueError, match="beta"):
         models.VAE(encoder, decoder, beta=-1.0)
+    with pytest.raises(ValueError, match="`decoder` gives 4 parameters per position"):
+        models.VAE(encoder, decoder, likelihood="gaussian")  # A learned scale needs 2 per channel.
     vae = models.VAE(encoder, decoder)
     with pytest.raises(ValueError, match="num_samples"):
         vae.iwae_bound(np.zeros((2, 4)), num_samples=0)
@@ -192,3 +194,74 @@ def test_bad_arguments_are_named():
     conditional.compile(keras.optimizers.Adam())
     with pytest.raises(ValueError, match="condition"):
         conditional.fit(np.zeros((4, 16), np.float32), epochs=1, verbose=0)
+
+
+def test_flow_posterior_bound_stays_below_the_exact_log_likelihood():
+    # An IAF posterior on the linear-Gaussian model: any proper q gives IWAE <= log p(x); a log-determinant
+    # added with the wrong sign would make q improper and the bound overshoot.
+    keras.utils.set_random_seed(0)
+    x = keras.Input((D,))
+    encoder = keras.Model(x, [keras.layers.Dense(L)(x), keras.layers.Dense(L)(x), keras.layers.Dense(3)(x)])
+    decoder = keras.Sequential([keras.Input((L,)), keras.layers.Dense(D)])
+    decoder.layers[0].set_weights([W, BIAS])
+    flow = layers.InverseAutoregressiveFlow(2, 8)
+    vae = models.VAE(encoder, decoder, likelihood=layers.GaussianLikelihood(scale=SIGMA), kl="monte_carlo",
+                     flow=flow, seed=1)
+    for weight in flow.weights:  # A flow far from the identity.
+        weight.assign(np.random.default_rng(2).normal(size=weight.shape))
+    exact = stats.multivariate_normal(BIAS, W.T @ W + SIGMA ** 2 * np.eye(D)).logpdf(X)
+    bound = vae.iwae_bound(np.tile(X, (50, 1)), num_samples=2000).mean()
+    assert bound <= exact + 0.01, (bound, exact)
+
+
+def test_train_step_runs_the_networks_in_training_mode_and_adds_their_regularisers():
+    keras.utils.set_random_seed(0)
+    encoder = keras.Sequential([keras.Input((16,)), keras.layers.BatchNormalization(), keras.layers.Dense(2 * L)])
+    decoder = keras.Sequential([keras.Input((L,)), keras.layers.Dense(16, kernel_regularizer=keras.regularizers.L2(10.0))])
+    vae = models.VAE(encoder, decoder, seed=0)
+    vae.compile(keras.optimizers.SGD(0.0))
+    data, _, _ = prototypes_data(64, 1)
+    logs = vae.fit(data, epochs=1, batch_size=64, verbose=0).history
+    moving_mean = np.asarray(encoder.layers[0].moving_mean)
+    assert np.abs(moving_mean).max() > 1e-3  # Batch statistics were used and tracked.
+    penalty = 10.0 * np.sum(np.asarray(decoder.layers[0].kernel) ** 2)
+    np.testing.assert_allclose(logs["loss"][0], logs["reconstruction"][0] + logs["kl"][0] + penalty, rtol=1e-4)
+
+
+MIRRORED = """
+import json, numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from keras_dl import models
+
+def run(strategy):
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        # A log-variance of -40 makes the sample the mean: the step is the same however the noise is drawn.
+        constant = keras.initializers.Constant([0, 0, -40, -40])
+        encoder = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2 * 2, bias_initializer=constant)])
+        decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)])
+        vae = models.VAE(encoder, decoder, seed=0)
+        vae.compile(keras.optimizers.SGD(0.1))
+    x = np.random.default_rng(0).integers(0, 2, (8, 4)).astype("float32")
+    vae.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    return [np.asarray(w).tolist() for w in vae.trainable_weights]
+
+two = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+one = run(tf.distribute.get_strategy())
+print(json.dumps({"max_diff": max(float(np.max(np.abs(np.subtract(a, b)))) for a, b in zip(one, two))}))
+"""
+
+
+def test_a_step_on_two_replicas_equals_the_step_on_one_device():
+    # Keras sums the replicas' gradients: without dividing each replica's loss by 2 the step would be twice as big.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=300,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["max_diff"] < 1e-5
