@@ -35,6 +35,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+# Before keras_dl: tfmot keys its PruneRegistry on `tf.keras` as first resolved (it asks for tf_keras), and
+# keras_dl's tensorflow_probability import would resolve it to Keras 3 first (then tfmot rejects tf_keras layers).
+import tensorflow_model_optimization as tfmot  # noqa: E402
+
 from keras_dl.data import lm_dataset  # noqa: E402
 from keras_dl.data import load_builder  # noqa: E402
 from keras_dl.export import TFLiteModel  # noqa: E402
@@ -123,7 +127,6 @@ class Trainer:
 
 
 def _tfmot_fork(trainer, units, sparsity, path):
-    import tensorflow_model_optimization as tfmot
     import tf_keras
 
     schedule = _schedule(sparsity, trainer.cfg["fork_steps"])

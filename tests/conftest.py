@@ -2,7 +2,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# tfmot (a test oracle) keys its PruneRegistry on whatever `tf.keras` is when it is first imported, and sets
+# TF_USE_LEGACY_KERAS so that is tf_keras; importing tensorflow_probability (keras_dl does) first resolves
+# `tf.keras` to Keras 3, after which tfmot rejects tf_keras layers. So tfmot comes first in every worker.
 import pytest  # noqa: E402
+import tensorflow_model_optimization  # noqa: E402, F401
 
 
 @pytest.fixture(scope="session")

@@ -97,7 +97,7 @@ def test_every_command_explains_itself(command, capsys):
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["train", "no_such_recipe"], "recipe 'no_such_recipe' is unknown; expected one of char_rnn, long_term"),
+        (["train", "no_such_recipe"], "recipe 'no_such_recipe' is unknown; expected one of char_rnn, digit_classifier"),
         (["export", "/no/such/dir", "--format", "tflite"], "`PATH`: no file or directory"),
         (["export", ".", "--format", "tflite", "--timesteps", "0"], "`--timesteps`"),
         (["export", ".", "--format", "tflite", "--timesteps", "5", "--streaming"], "`--timesteps` does not apply"),
