@@ -2,7 +2,6 @@
 
 import os
 import re
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -17,6 +16,9 @@ from tensorflow.lite.tools import flatbuffer_utils
 
 from keras_dl import _checks
 from keras_dl._layers import sublayers
+from keras_dl.export import contract as _contract
+from keras_dl.export._litert_timer import invoke_seconds
+from keras_dl.export._litert_timer import set_inputs
 from keras_dl.export.atomic import atomic_path
 from keras_dl.export.recurrent import input_structure
 from keras_dl.export.recurrent import tflite_recurrence
@@ -26,8 +28,8 @@ QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "int8")
 
 def export_tflite(model, path, input_signature=None, quantization="float32", sparse=False,
                   representative_dataset=None, timesteps=None, batch_size=1, unroll=None, fused_lstm=None,
-                  report=None, verbose=False, **converter_options):
-    """Converts a Keras model to a `.tflite` file with TFLite built-in ops only, atomically.
+                  report=None, verbose=False, contract=None, **converter_options):
+    """Converts a Keras model to a `.tflite` file with TFLite built-in ops only, atomically, with its model contract.
 
     Uses Keras' own LiteRT export (`model.export(format="litert")`) but forbids Flex
     (SELECT_TF_OPS) kernels, which stock LiteRT runtimes on phones do not have: a model
@@ -66,6 +68,9 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
             `{"layer", "form", "not_fused_because"}`, `form` one of `"UNIDIRECTIONAL_SEQUENCE_LSTM"`,
             `"unrolled"`, `"WHILE"`.
         verbose: print that report, one line a layer.
+        contract: dict of `keras_dl.export.contract.model_contract` options (`state`, `tokenizer`,
+            `normalization`, `sampling`) for the model contract written beside the file
+            (`model.tflite` -> `model.contract.json`), which says what a runtime must send.
         **converter_options: other attributes of `tf.lite.TFLiteConverter`.
 
     Returns:
@@ -122,6 +127,7 @@ def export_tflite(model, path, input_signature=None, quantization="float32", spa
             )
         except ConverterError as error:
             raise ValueError(_explain_converter_error(model, error)) from error
+    _contract.write_contract(path, **(contract or {}))
     if report is not None:
         report.update(forms)
     if verbose:
@@ -219,6 +225,8 @@ class TFLiteModel:
 
     Attributes:
         op_names: sorted operator names of the file (e.g. `FULLY_CONNECTED`), before delegation.
+        contract: the model contract lying beside the file (`model.contract.json`), checked
+            against it (a `ValueError` names what disagrees), or `None` if there is none.
         sparse_tensors: the sparse constant tensors, `{"name", "shape", "block"}`, `block` the
             width of the dense blocks along the input axis (1: element-wise sparse).
         has_variables: whether the file holds variable tensors (the state of LiteRT's fused
@@ -287,6 +295,15 @@ class TFLiteModel:
         self.interpreter.allocate_tensors()  # so that variables can be reset before the first call
         self.runner = self.interpreter.get_signature_runner(signature)
         self.input_names = sorted(self.runner.get_input_details())
+        # The model contract beside the file, if any, must describe this file: checked from the
+        # details already loaded (and the bytes already read), so it costs a hash, not a second load.
+        self.contract = None
+        if "model_path" in source and os.fspath(model).endswith(".tflite"):
+            beside = _contract.contract_path(model)
+            if os.path.exists(beside):
+                self.contract = _contract.check_details(
+                    _contract.read_contract(beside), signature, self.runner.get_input_details(),
+                    self.runner.get_output_details(), content, where=name)
 
     def _check_inputs(self, inputs):
         if not isinstance(inputs, dict):
@@ -337,23 +354,12 @@ def median_invoke_seconds(interpreter, inputs, runs=1000, warmup=50, signature=N
 
     Works for LiteRT's and TensorFlow's `tf.lite.Interpreter` alike; inputs are matched by
     name through `signature` (the only one by default) and resized to where needed.
+    `keras_dl.export.benchmark.benchmark_tflite` times the same way (in a fresh process) and
+    adds percentiles, init time and peak memory.
     """
-    signatures = interpreter.get_signature_list()
-    details = interpreter.get_signature_runner(signature or next(iter(signatures))).get_input_details()
-    for name, value in inputs.items():
-        if tuple(details[name]["shape"]) != np.shape(value):
-            interpreter.resize_tensor_input(details[name]["index"], np.shape(value))
-    interpreter.allocate_tensors()
-    for name, value in inputs.items():
-        interpreter.set_tensor(details[name]["index"], np.asarray(value, details[name]["dtype"]))
-    for _ in range(warmup):
-        interpreter.invoke()
-    times = np.empty(runs)
-    for i in range(runs):
-        start = time.perf_counter()
-        interpreter.invoke()
-        times[i] = time.perf_counter() - start
-    return float(np.median(times))
+    set_inputs(interpreter, inputs, signature)
+    invoke_seconds(interpreter, warmup)
+    return float(np.median(invoke_seconds(interpreter, runs)))
 
 
 _BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
