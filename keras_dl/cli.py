@@ -8,6 +8,8 @@ import sys
 import zipfile
 
 RECIPE_GROUP = "keras_dl.recipes"
+# The deployment tools of the repository's export/ folder, installed as keras_dl.deploy.
+DEPLOY_GROUP = "keras_dl.deploy"
 MODEL_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
 TFLITE_FILE = "step.tflite"
@@ -15,50 +17,53 @@ SPARSE_MODEL_FILE = "sparse_model.keras"
 SPARSE_TFLITE_FILE = "sparse_step.tflite"
 
 
-def _recipes():
-    return {ep.name: ep for ep in importlib.metadata.entry_points(group=RECIPE_GROUP)}
+def _entry_points(group=RECIPE_GROUP):
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=group)}
 
 
-def _load_recipe(name):
-    recipes = _recipes()
-    if name not in recipes:
-        raise ValueError(f"recipe {name!r} is unknown; expected one of {', '.join(sorted(recipes)) or '(none installed)'}.")
+def _load_entry_point(name, group=RECIPE_GROUP):
+    """A recipe (or, with group=DEPLOY_GROUP, a deployment tool) module by its name."""
+    kind, folder = ("recipe", "recipes/") if group == RECIPE_GROUP else ("tool", "export/")
+    found = _entry_points(group)
+    if name not in found:
+        raise ValueError(f"{kind} {name!r} is unknown; expected one of {', '.join(sorted(found)) or '(none installed)'}.")
     try:
-        return recipes[name].load()
+        return found[name].load()
     except ModuleNotFoundError as error:
-        if error.name != RECIPE_GROUP:
+        if error.name != group:
             raise
         # `python -m keras_dl.cli` run inside a checkout imports its keras_dl/, which has no recipes/ under it.
-        raise RuntimeError(f"recipe {name!r}: keras_dl was imported from {os.path.dirname(__file__)}, a source "
-                           "checkout, where recipes/ is not yet keras_dl.recipes; run `keras-dl` (or python -m "
+        raise RuntimeError(f"{kind} {name!r}: keras_dl was imported from {os.path.dirname(__file__)}, a source "
+                           f"checkout, where {folder} is not yet {group}; run `keras-dl` (or python -m "
                            "keras_dl.cli) outside the checkout, or install it with `pip install -e .`.") from None
 
 
-def _load_model(path):
-    """`path` is a `.keras` file or a directory written by `keras-dl train` (its model.keras)."""
+def load_model(path, argument="PATH"):
+    """Loads a Keras model from `path`, a `.keras` file or a directory written by `keras-dl train` (its
+    model.keras), with errors that say what is wrong with the path (the CLI's and export/ tools' loader)."""
     import keras
 
     if not os.path.exists(path):
-        raise FileNotFoundError(f"`PATH`: no file or directory {path!r}; pass a .keras file or the --out of "
+        raise FileNotFoundError(f"`{argument}`: no file or directory {path!r}; pass a .keras file or the --out of "
                                 f"`keras-dl train`.")
     file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
-        raise ValueError(f"`PATH`: {path!r} is a SavedModel (an export); pass the .keras model it was exported from.")
+        raise ValueError(f"`{argument}`: {path!r} is a SavedModel (an export); pass the .keras model it was exported from.")
     if not os.path.isfile(file) or not file.endswith(".keras"):
-        raise FileNotFoundError(f"`PATH`: {path!r} is not a .keras file and holds no {MODEL_FILE}.")
+        raise FileNotFoundError(f"`{argument}`: {path!r} is not a .keras file and holds no {MODEL_FILE}.")
     # A .keras file is a zip archive; Keras answers a truncated one with a misleading "File not found".
     if not zipfile.is_zipfile(file):
-        raise ValueError(f"`PATH`: {file!r} is not a readable .keras file (truncated or corrupt?).")
+        raise ValueError(f"`{argument}`: {file!r} is not a readable .keras file (truncated or corrupt?).")
     try:
         return keras.models.load_model(file)
     except (zipfile.BadZipFile, KeyError, OSError) as error:
-        raise ValueError(f"`PATH`: {file!r} is not a readable .keras file (truncated or corrupt?): {error}") from None
+        raise ValueError(f"`{argument}`: {file!r} is not a readable .keras file (truncated or corrupt?): {error}") from None
 
 
 def _load_language_model(directory, filename=MODEL_FILE):
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"`DIR`: no directory {directory!r}; pass the --out of `keras-dl train`.")
-    model = _load_model(os.path.join(directory, filename))
+    model = load_model(os.path.join(directory, filename))
     if not hasattr(model, "step_model"):
         raise TypeError(f"`DIR`: {directory} holds a {type(model).__name__}, not a language model with a step model.")
     return model
@@ -79,7 +84,9 @@ def _export_any(model, path, args):
     from keras_dl import export
 
     if args.format == "saved_model":
-        return export.export_saved_model(path, {"serve": (model, None)}), {}
+        from keras_dl.export import serving
+
+        return serving.export_signatures(path, serving.serving_signatures(model)), {}
     if args.streaming:
         model = export.streaming_model(model)
     forms = {}
@@ -104,9 +111,14 @@ def _dir_size(path):
 
 
 def cmd_train(args):
-    recipe = _load_recipe(args.recipe)
+    recipe = _load_entry_point(args.recipe)
     metrics = recipe.run(recipe.build_parser(prog=f"keras-dl train {args.recipe}").parse_args(args.recipe_args))
     print(json.dumps(metrics, indent=2))
+
+
+def cmd_deploy(args):
+    tool = _load_entry_point(args.tool, DEPLOY_GROUP)
+    tool.run(tool.build_parser(prog=f"keras-dl deploy {args.tool}").parse_args(args.tool_args))
 
 
 def cmd_export(args):
@@ -121,7 +133,7 @@ def cmd_export(args):
         raise ValueError("`--streaming`, `--timesteps`, `--quantization` and `--sparse` are for --format tflite.")
     if args.out and args.format == "tflite" and not args.out.endswith(".tflite"):
         raise ValueError(f"`--out` must end with '.tflite' for --format tflite, got {args.out!r}.")
-    model = _load_model(args.path)
+    model = load_model(args.path)
     options = {"quantization": args.quantization, "sparse": args.sparse}
     if hasattr(model, "step_model"):
         # A language model: its own streaming step export into the training directory.
@@ -167,7 +179,7 @@ def cmd_demo(args):
                       "--prune-to", "0.9", "--prune-steps", "300"]
     if args.data_dir:
         train_argv += ["--data-dir", args.data_dir]
-    recipe = _load_recipe("char_rnn")
+    recipe = _load_entry_point("char_rnn")
     print(f"[1/4] training the byte-level GRU on python_source, then a 90%-sparse copy -> {out}", flush=True)
     metrics = recipe.run(recipe.build_parser().parse_args(train_argv + ["--out", out]))
 
@@ -236,10 +248,17 @@ def build_parser():
 
     train = sub.add_parser("train", help="run a training recipe",
                            description="Run a training recipe; `keras-dl train NAME --help` lists its options. "
-                           f"Recipes: {', '.join(sorted(_recipes()))}.")
+                           f"Recipes: {', '.join(sorted(_entry_points()))}.")
     train.add_argument("recipe", help="recipe name")
     train.add_argument("recipe_args", nargs=argparse.REMAINDER, help="the recipe's own arguments")
     train.set_defaults(func=cmd_train)
+
+    deploy = sub.add_parser("deploy", help="run a deployment tool (TF Serving repository, LiteRT benchmark, Android)",
+                            description="Run a deployment tool; `keras-dl deploy NAME --help` lists its options. "
+                            f"Tools: {', '.join(sorted(_entry_points(DEPLOY_GROUP)))}.")
+    deploy.add_argument("tool", help="tool name")
+    deploy.add_argument("tool_args", nargs=argparse.REMAINDER, help="the tool's own arguments")
+    deploy.set_defaults(func=cmd_deploy)
 
     export = sub.add_parser(
         "export", help="export a trained model (a .keras file, or DIR/model.keras) to TFLite or a SavedModel",
@@ -272,7 +291,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, RuntimeError) as e:
         parser.exit(2, f"keras-dl {args.command}: error: {e}\n")
     return 0
 

@@ -49,7 +49,7 @@ def test_quick_demo_writes_a_complete_results_table(demo_dir):
     assert results["sparse_tflite_bytes"] < 0.5 * results["tflite_bytes"]
     assert results["sparse_tflite_argmax_agreement"] >= 0.95
     for name in ("model.keras", "step.tflite", "saved_model", "samples.txt", "litert_sample.txt", "metrics.json",
-                 "sparse_model.keras", "sparse_step.tflite"):
+                 "sparse_model.keras", "sparse_step.tflite", "step.contract.json", "sparse_step.contract.json"):
         assert os.path.exists(os.path.join(demo_dir, name)), name
 
 
@@ -105,6 +105,7 @@ def test_every_command_explains_itself(command, capsys):
         (["export", ".", "--format", "saved_model", "--streaming"], "are for --format tflite"),
         (["bench", "/no/such/dir"], "`DIR`: no step.tflite"),
         (["bench", ".", "--runs", "0"], "`--runs`"),
+        (["deploy", "no_such_tool"], "tool 'no_such_tool' is unknown; expected one of android, litert_bench, serving"),
     ],
 )
 def test_bad_cli_input_names_the_argument(argv, match, capsys):
@@ -115,6 +116,10 @@ def test_bad_cli_input_names_the_argument(argv, match, capsys):
 @pytest.mark.parametrize("argv, match", [
     (["train", "char_rnn", "--out", "/tmp/unused", "--hidden", "-1"], "`--hidden`"),
     (["train", "long_term", "--out", "/tmp/unused", "--length", "0"], "`--length`"),
+    # The export/ tools, installed as keras_dl.deploy, behind `keras-dl deploy NAME`.
+    (["deploy", "serving", "/no/such.keras", "--repository", "/tmp/unused", "--name", "m"], "no file or directory"),
+    (["deploy", "serving", "/no/such.keras", "--repository", "/tmp/unused", "--name", "m", "--label", "x"],
+     "`--label` must be LABEL=VERSION"),
 ])
 def test_bad_recipe_input_names_the_argument(argv, match):
     result = keras_dl(*argv, check=False)  # the installed console script: recipes live in the installed package
@@ -137,4 +142,4 @@ def test_a_checkout_whose_keras_dl_has_no_recipes_is_named(monkeypatch):
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(sys, "meta_path", [_CheckoutFinder(), *sys.meta_path])
     with pytest.raises(RuntimeError, match="source checkout.*pip install -e"):
-        cli._load_recipe("char_rnn")
+        cli._load_entry_point("char_rnn")

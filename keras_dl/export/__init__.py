@@ -2,6 +2,12 @@
 
 from keras_dl.export.atomic import atomic_path
 from keras_dl.export.atomic import write_text
+from keras_dl.export.benchmark import benchmark_tflite
+from keras_dl.export.contract import check_contract
+from keras_dl.export.contract import contract_path
+from keras_dl.export.contract import model_contract
+from keras_dl.export.contract import read_contract
+from keras_dl.export.contract import write_contract
 from keras_dl.export.generative import export_generator_saved_model
 from keras_dl.export.generative import export_generator_tflite
 from keras_dl.export.generative import generator_model
@@ -13,6 +19,9 @@ from keras_dl.export.recurrent import recurrent_sequence_model
 from keras_dl.export.recurrent import recurrent_step_model
 from keras_dl.export.recurrent import tflite_recurrence
 from keras_dl.export.saved_model import export_saved_model
+from keras_dl.export.serving import check_serving_version
+from keras_dl.export.serving import export_serving_version
+from keras_dl.export.serving import publish_serving_version
 from keras_dl.export.streaming import StreamingStep
 from keras_dl.export.streaming import streaming_model
 from keras_dl.export.tflite import QUANTIZATIONS

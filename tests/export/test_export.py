@@ -85,7 +85,7 @@ loaded = tf.saved_model.load(sys.argv[1])
 tokens = np.load(sys.argv[2])
 serve = loaded.signatures["serving_default"]
 step = loaded.signatures["step"]
-logits = list(serve(tokens=tf.constant(tokens)).values())[0].numpy()
+logits = serve(tokens=tf.constant(tokens))["logits"].numpy()
 out = step(token=tf.constant(tokens[:, 0]), state=tf.zeros([tokens.shape[0], %d]))
 np.save(sys.argv[3], logits)
 np.save(sys.argv[4], out["logits"].numpy())
@@ -96,7 +96,7 @@ print(json.dumps({"keras_dl_imported": any(m.startswith("keras_dl") for m in sys
 
 def test_saved_model_serves_in_a_process_without_keras_dl(model, tmp_path):
     path = export.export_lm_saved_model(model, str(tmp_path / "saved_model"))
-    tokens = np.random.default_rng(4).integers(0, 256, size=(2, 9)).astype(np.int32)
+    tokens = np.random.default_rng(4).integers(0, 256, size=(2, 9))  # int64, as NumPy and REST clients send
     np.save(tmp_path / "tokens.npy", tokens)
     result = subprocess.run(
         [sys.executable, "-c", _SERVING_CLIENT, path, str(tmp_path / "tokens.npy"),
@@ -105,7 +105,7 @@ def test_saved_model_serves_in_a_process_without_keras_dl(model, tmp_path):
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report == {"keras_dl_imported": False, "signatures": ["serve", "serving_default", "step"]}
+    assert report == {"keras_dl_imported": False, "signatures": ["serving_default", "step"]}
     expected = np.asarray(model(tokens))
     np.testing.assert_allclose(np.load(tmp_path / "logits.npy"), expected, atol=1e-5)
     np.testing.assert_allclose(np.load(tmp_path / "step.npy"), expected[:, 0], atol=1e-5)
