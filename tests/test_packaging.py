@@ -3,6 +3,7 @@
 import configparser
 import os
 
+import pytest
 import setuptools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,17 +19,18 @@ def test_every_subpackage_is_installed_under_keras_dl():
     config = _options()
     listed = config["options"]["packages"].split()
     found = setuptools.find_packages(ROOT, include=["keras_dl", "keras_dl.*"])
-    assert sorted(listed) == sorted(found + ["keras_dl.recipes"])
-    assert config["options"]["package_dir"].split() == ["keras_dl.recipes", "=", "recipes"]
+    assert sorted(listed) == sorted(found + ["keras_dl.recipes", "keras_dl.deploy"])
+    assert config["options"]["package_dir"].split() == ["keras_dl.recipes", "=", "recipes", "keras_dl.deploy", "=",
+                                                        "export"]
 
 
-def test_every_recipe_is_a_keras_dl_recipes_entry_point():
-    entry_points = dict(line.split(" = ") for line in _options()["options.entry_points"]["keras_dl.recipes"].split("\n")
-                        if line)
-    recipes = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "recipes"))
+@pytest.mark.parametrize("group, folder", [("keras_dl.recipes", "recipes"), ("keras_dl.deploy", "export")])
+def test_every_recipe_and_tool_is_an_entry_point(group, folder):
+    entry_points = dict(line.split(" = ") for line in _options()["options.entry_points"][group].split("\n") if line)
+    modules = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, folder))
                      if name.endswith(".py") and not name.startswith("_"))
-    assert sorted(entry_points) == recipes
-    assert all(value == f"keras_dl.recipes.{name}" for name, value in entry_points.items())
+    assert sorted(entry_points) == modules
+    assert all(value == f"{group}.{name}" for name, value in entry_points.items())
 
 
 def test_the_shipped_digit_classifier_is_package_data():
