@@ -246,19 +246,16 @@ def build_parser():
     demo.add_argument("--data-dir", default=None, help="TFDS data directory")
     demo.set_defaults(func=cmd_demo)
 
-    train = sub.add_parser("train", help="run a training recipe",
-                           description="Run a training recipe; `keras-dl train NAME --help` lists its options. "
-                           f"Recipes: {', '.join(sorted(_entry_points()))}.")
-    train.add_argument("recipe", help="recipe name")
-    train.add_argument("recipe_args", nargs=argparse.REMAINDER, help="the recipe's own arguments")
-    train.set_defaults(func=cmd_train)
-
-    deploy = sub.add_parser("deploy", help="run a deployment tool (TF Serving repository, LiteRT benchmark, Android)",
-                            description="Run a deployment tool; `keras-dl deploy NAME --help` lists its options. "
-                            f"Tools: {', '.join(sorted(_entry_points(DEPLOY_GROUP)))}.")
-    deploy.add_argument("tool", help="tool name")
-    deploy.add_argument("tool_args", nargs=argparse.REMAINDER, help="the tool's own arguments")
-    deploy.set_defaults(func=cmd_deploy)
+    for command, kind, group, func, what in (
+            ("train", "recipe", RECIPE_GROUP, cmd_train, "a training recipe"),
+            ("deploy", "tool", DEPLOY_GROUP, cmd_deploy, "a deployment tool (TF Serving repository, LiteRT benchmark, "
+                                                         "Android)")):
+        runner = sub.add_parser(command, help=f"run {what}",
+                                description=f"Run {what}; `keras-dl {command} NAME --help` lists its options. "
+                                f"{kind.capitalize()}s: {', '.join(sorted(_entry_points(group)))}.")
+        runner.add_argument(kind, help=f"{kind} name")
+        runner.add_argument(f"{kind}_args", nargs=argparse.REMAINDER, help=f"the {kind}'s own arguments")
+        runner.set_defaults(func=func)
 
     export = sub.add_parser(
         "export", help="export a trained model (a .keras file, or DIR/model.keras) to TFLite or a SavedModel",

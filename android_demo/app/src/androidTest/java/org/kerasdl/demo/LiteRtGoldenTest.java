@@ -47,15 +47,6 @@ public class LiteRtGoldenTest {
         return new String(bytes.toByteArray(), StandardCharsets.UTF_8);
     }
 
-    private static int[] ints(Object list) {
-        List<?> values = (List<?>) list;
-        int[] out = new int[values.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = ((Json.Number) values.get(i)).intValue();
-        }
-        return out;
-    }
-
     private static LiteRtStepRunner runner() throws IOException {
         ModelContract contract = ModelContract.parse(text("golden/model.contract.json"));
         return new LiteRtStepRunner(LiteRtStepRunner.readAsset(context(), "golden/model.tflite"), contract, 1);
@@ -68,8 +59,8 @@ public class LiteRtGoldenTest {
         try (LiteRtStepRunner liteRt = runner()) {
             for (Object item : (List<Object>) doc.get("cases")) {
                 Map<String, Object> c = (Map<String, Object>) item;
-                int[] prompt = ints(c.get("prompt"));
-                int[] expected = ints(c.get("tokens"));
+                int[] prompt = Json.intArray(c.get("prompt"));
+                int[] expected = Json.intArray(c.get("tokens"));
                 List<Object> logits = (List<Object>) c.get("logits_base64");
                 int promptSteps = prompt.length - 1;
                 int[] call = {0};

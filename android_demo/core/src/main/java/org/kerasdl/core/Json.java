@@ -70,6 +70,16 @@ public final class Json {
     }
 
     /** Parses one JSON document; throws {@link IllegalArgumentException} with the offset of the first error. */
+    /** A parsed JSON array of integers (a list of {@link Number}s) as an {@code int[]}. */
+    public static int[] intArray(Object list) {
+        java.util.List<?> values = (java.util.List<?>) list;
+        int[] out = new int[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = ((Number) values.get(i)).intValue();
+        }
+        return out;
+    }
+
     public static Object parse(String text) {
         Json parser = new Json(text);
         parser.space();

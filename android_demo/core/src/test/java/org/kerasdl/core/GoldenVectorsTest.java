@@ -80,15 +80,6 @@ public class GoldenVectorsTest {
         }
     }
 
-    private static int[] ints(Object list) {
-        List<?> values = (List<?>) list;
-        int[] out = new int[values.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = ((Json.Number) values.get(i)).intValue();
-        }
-        return out;
-    }
-
     @Test
     @SuppressWarnings("unchecked")
     public void javaSamplesThePythonTokensFromTheLiteRtLogits() throws IOException {
@@ -105,8 +96,8 @@ public class GoldenVectorsTest {
         int sampled = 0;
         for (Object item : cases) {
             Map<String, Object> c = (Map<String, Object>) item;
-            int[] prompt = ints(c.get("prompt"));
-            int[] tokens = ints(c.get("tokens"));
+            int[] prompt = Json.intArray(c.get("prompt"));
+            int[] tokens = Json.intArray(c.get("tokens"));
             int[] fed = new int[prompt.length - 1 + tokens.length];
             System.arraycopy(prompt, 0, fed, 0, prompt.length);
             System.arraycopy(tokens, 0, fed, prompt.length, tokens.length - 1);
