@@ -20,6 +20,7 @@ requests through the named signatures and compares them with Keras.
 import json
 import os
 import re
+import shlex
 
 import keras
 import numpy as np
@@ -50,6 +51,21 @@ def _dtype(dtype):
     return keras.backend.standardize_dtype(dtype)
 
 
+def _numpy_dtype(dtype):
+    """The NumPy dtype of a TF dtype; strings are bytes objects, as `tf.make_ndarray` gives them."""
+    dtype = tf.dtypes.as_dtype(dtype)
+    return np.dtype(object) if dtype == tf.string else dtype.as_numpy_dtype
+
+
+def _dtype_name(array):
+    """The TF dtype name of a NumPy array (`string` for bytes and str arrays)."""
+    return "string" if array.dtype.kind in "OSU" else array.dtype.name
+
+
+# TensorFlow takes signature argument names of this form only ("my feature", "x:0" are refused).
+_SIGNATURE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class Signature:
     """One named signature: `fn(inputs: dict name -> tensor) -> dict name -> tensor`, and its input specs.
 
@@ -65,6 +81,26 @@ class Signature:
         """The Keras model's outputs, as NumPy, for named NumPy `inputs`."""
         tensors = {name: tf.constant(np.asarray(inputs[name]), spec.dtype) for name, spec in self.specs.items()}
         return {name: np.asarray(value) for name, value in self.fn(tensors).items()}
+
+    def check_names(self, signature):
+        """Raises if an input or output name cannot be a key of a SavedModel signature."""
+        names = [("input", name) for name in self.specs]
+        try:  # Output names need a trace; a bad input name fails the trace first, so those are checked before.
+            for kind, name in names:
+                _check_key(signature, kind, name)
+            outputs = tf.function(self.fn).get_concrete_function(self.specs).structured_outputs
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"signature {signature!r}: `model` rejects inputs of the signature "
+                             f"{ {k: (v.dtype.name, v.shape.as_list()) for k, v in self.specs.items()} }: {error}") from None
+        for name in outputs:
+            _check_key(signature, "output", name)
+
+
+def _check_key(signature, kind, name):
+    if not _SIGNATURE_KEY.fullmatch(name):
+        raise ValueError(f"signature {signature!r}: {kind} name {name!r} cannot be a SavedModel signature key "
+                         f"(letters, digits and '_', not starting with a digit): rename the Keras {kind} "
+                         f"(keras.Input(name=...) or the output layer's name).")
 
 
 def _output_dict(model, outputs, names=None):
@@ -162,6 +198,9 @@ def _named_examples(signatures, examples):
             named = dict(examples)
         elif isinstance(examples, (list, tuple)) and len(names) > 1:
             named = dict(zip(names, examples))
+        elif len(names) > 1:
+            raise ValueError(f"`examples` must hold one array per input of the model, {names} (a dict by name or a "
+                             f"list), got one {type(examples).__name__}.")
         else:
             named = {names[0]: examples}
         per_signature = {"serving_default": named}
@@ -169,8 +208,9 @@ def _named_examples(signatures, examples):
             # The streaming signature warms up on each example's first token, from the zero state.
             tokens = np.asarray(named["tokens"])
             state = signatures["step"].specs["state"]
-            per_signature["step"] = {"token": tokens[:, 0],
-                                     "state": np.zeros((len(tokens), *state.shape[1:]), state.dtype.as_numpy_dtype)}
+            if tokens.ndim == 2 and tokens.shape[1]:
+                per_signature["step"] = {"token": tokens[:, 0],
+                                         "state": np.zeros((len(tokens), *state.shape[1:]), _numpy_dtype(state.dtype))}
     for signature, inputs in per_signature.items():
         if signature not in signatures:
             raise ValueError(f"`examples` has inputs for {signature!r}, which is not a signature "
@@ -179,15 +219,23 @@ def _named_examples(signatures, examples):
         if not isinstance(inputs, dict) or sorted(inputs) != sorted(specs):
             got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
             raise ValueError(f"`examples` for signature {signature!r} must have the inputs {sorted(specs)}, got {got}.")
+        rows = set()
         for name, spec in specs.items():
             array = np.asarray(inputs[name])
             if not spec.shape.is_compatible_with(array.shape):
                 raise ValueError(f"`examples`: input {name!r} of signature {signature!r} must have shape "
                                  f"{spec.shape.as_list()} (None: any), got {list(array.shape)}.")
-            if spec.dtype.is_integer != np.issubdtype(array.dtype, np.integer):
+            kinds = {"string": "OSU", "bool": "b"}.get(spec.dtype.name, "iu" if spec.dtype.is_integer else "f")
+            if array.dtype.kind not in kinds and not (kinds == "f" and array.dtype.kind in "iu"):
                 raise TypeError(f"`examples`: input {name!r} of signature {signature!r} must be {spec.dtype.name}, "
                                 f"got {array.dtype.name}.")
-            inputs[name] = array.astype(spec.dtype.as_numpy_dtype)
+            if spec.dtype == tf.string:
+                array = np.vectorize(lambda v: v.encode() if isinstance(v, str) else v, otypes=[object])(array)
+            inputs[name] = array.astype(_numpy_dtype(spec.dtype))
+            rows.add(array.shape[0] if array.ndim else None)
+        if len(rows) != 1 or not next(iter(rows)):
+            raise ValueError(f"`examples` for signature {signature!r} must be one non-empty batch: every input with "
+                             f"the same number of rows, got rows {sorted(rows, key=str)}.")
     if not per_signature:
         raise ValueError("`examples` must hold at least one signature's inputs.")
     return per_signature
@@ -248,8 +296,9 @@ def export_serving_version(model, base_path, examples, version=None, integer_dty
     The SavedModel holds the `serving_signatures` (method `tensorflow/serving/predict`), its
     warm-up requests built from `examples` (`assets.extra/tf_serving_warmup_requests`, which
     Serving replays before it answers, so the first user request is not the slow one) and the
-    signatures' contract. The version is written under a hidden name and renamed when
-    complete: Serving, which watches `base_path`, never sees a half-written version.
+    signatures' contract. The version is written under a hidden name, checked against `model`
+    (`check_serving_version`) and only then renamed: Serving, which watches `base_path`, never
+    sees a half-written version, nor one that fails its check.
 
     Args:
         model: a Keras model (functional, or subclassed with `examples` giving its inputs).
@@ -271,6 +320,11 @@ def export_serving_version(model, base_path, examples, version=None, integer_dty
     >>> sorted(tf.saved_model.load("repo/classifier/1").signatures)
     ['serving_default']
     """
+    return _export_version(model, base_path, examples, version, integer_dtype, overwrite)[0]
+
+
+def _export_version(model, base_path, examples, version, integer_dtype, overwrite=False):
+    """`export_serving_version`, returning `(path, the check's report)`."""
     base_path = os.path.abspath(os.fspath(base_path))
     name = _check_model_name(os.path.basename(base_path))
     if version is None:
@@ -281,9 +335,16 @@ def export_serving_version(model, base_path, examples, version=None, integer_dty
         raise FileExistsError(f"`version`: {path} exists; a served version is immutable. Pass a new version, or "
                               "overwrite=True.")
     signatures = serving_signatures(model, examples, integer_dtype)
+    for key, signature in signatures.items():
+        signature.check_names(key)
     examples = _named_examples(signatures, examples)
-    for signature, inputs in examples.items():  # fails here, before writing, if the model rejects its examples
-        signatures[signature].keras_outputs(inputs)
+    for key, inputs in examples.items():  # fails here, before writing, if the model rejects its examples
+        try:
+            signatures[key].keras_outputs(inputs)
+        except (ValueError, TypeError, tf.errors.OpError) as error:
+            message = getattr(error, "message", None) or str(error)
+            raise ValueError(f"`examples`: the model fails on the examples of signature {key!r} (out-of-range token "
+                             f"ids, inconsistent shapes?): {message.strip().splitlines()[0]}") from None
     with atomic_path(path) as tmp:
         _write_archive(tmp, signatures)
         os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
@@ -295,7 +356,9 @@ def export_serving_version(model, base_path, examples, version=None, integer_dty
                     "input_structures": {key: signature.structure for key, signature in signatures.items()}}
         with open(os.path.join(tmp, CONTRACT_FILE), "w", encoding="utf-8") as f:
             json.dump(contract, f, indent=2)
-    return path
+        # Checked before it appears under its number: a version that fails is never visible to the server.
+        report = _check_version(tmp, name, version, model, atol=1e-4)
+    return path, report
 
 
 def saved_model_signatures(path):
@@ -346,21 +409,39 @@ def check_serving_version(version_path, model=None, atol=1e-4):
     if not version.isdigit() or not os.path.isfile(os.path.join(version_path, "saved_model.pb")):
         raise ValueError(f"`version_path` must be a version directory NAME/<number> holding saved_model.pb, got "
                          f"{version_path!r}.")
+    return _check_version(version_path, name, int(version), model, atol)
+
+
+def _check_version(version_path, name, version, model, atol):
+    atol = _checks.non_negative_float("atol", atol)
+    if atol != atol or atol == float("inf"):
+        raise ValueError(f"`atol` must be finite, got {atol}.")
     contract_path = os.path.join(version_path, CONTRACT_FILE)
     if not os.path.isfile(contract_path):
         raise ValueError(f"{version_path} has no {CONTRACT_FILE}: it was not written by export_serving_version.")
-    with open(contract_path, encoding="utf-8") as f:
-        contract = json.load(f)
-    found = saved_model_signatures(version_path)
-    if found != contract["signatures"]:
+    try:
+        with open(contract_path, encoding="utf-8") as f:
+            contract = json.load(f)
+        contract_signatures, structures = contract["signatures"], contract["input_structures"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{contract_path} is not a readable serving contract: {type(error).__name__}: {error}") from None
+    try:
+        found = saved_model_signatures(version_path)
+    except Exception as error:  # protobuf's DecodeError and friends: the file is damaged
+        raise ValueError(f"{version_path}/saved_model.pb is not a readable SavedModel: {error}") from None
+    if found != contract_signatures:
         raise ValueError(f"{version_path}: the SavedModel's signatures differ from its contract: "
-                         f"found {found}, contract {contract['signatures']}.")
+                         f"found {found}, contract {contract_signatures}.")
     if "serving_default" not in found:
         raise ValueError(f"{version_path} has no 'serving_default' signature, which Serving calls by default.")
     for key, signature in found.items():
         if signature["method_name"] != PREDICT_METHOD:
             raise ValueError(f"signature {key!r} has method {signature['method_name']!r}, not {PREDICT_METHOD!r}.")
-    logs = read_warmup_requests(version_path)
+    try:
+        logs = read_warmup_requests(version_path)
+    except (tf.errors.OpError, ValueError) as error:  # DataLossError, DecodeError: not TFRecords of PredictionLogs
+        message = getattr(error, "message", None) or str(error)
+        raise ValueError(f"{version_path}: {WARMUP_FILE} is not a TFRecord file of PredictionLogs: {message}") from None
     if not 0 < len(logs) <= MAX_WARMUP_RECORDS:
         raise ValueError(f"{version_path}: {len(logs)} warm-up records; Serving wants 1 to {MAX_WARMUP_RECORDS}.")
     loaded = tf.saved_model.load(version_path)
@@ -369,12 +450,21 @@ def check_serving_version(version_path, model=None, atol=1e-4):
         # A subclassed model's signature comes from example inputs: zeros of the contract's shapes and structure.
         inputs = found["serving_default"]["inputs"]
         examples = tree.map_structure(
-            lambda key: np.zeros([max(d, 1) for d in inputs[key]["shape"]], inputs[key]["dtype"]),
-            contract["input_structures"]["serving_default"])
+            lambda key: np.zeros([max(d, 1) for d in inputs[key]["shape"]], _numpy_dtype(inputs[key]["dtype"])),
+            structures["serving_default"])
         integer = [info["dtype"] for s in found.values() for info in s["inputs"].values() if info["dtype"] in INTEGER_DTYPES]
-        reference = serving_signatures(model, examples, integer[0] if integer else "int64")
+        try:
+            reference = serving_signatures(model, examples, integer[0] if integer else "int64")
+        except (ValueError, TypeError, KeyError) as error:
+            raise ValueError(f"`model` is not the model of {version_path}: {type(error).__name__}: {error}") from None
         if sorted(reference) != sorted(found):
             raise ValueError(f"`model` has the signatures {sorted(reference)}, the SavedModel {sorted(found)}.")
+        for key, signature in reference.items():
+            specs = {k: {"dtype": v.dtype.name, "shape": [-1 if d is None else d for d in v.shape.as_list()]}
+                     for k, v in signature.specs.items()}
+            if specs != found[key]["inputs"]:
+                raise ValueError(f"`model` is not the model of {version_path}: signature {key!r} takes {specs}, the "
+                                 f"SavedModel {found[key]['inputs']}.")
     max_diff = 0.0
     for i, log in enumerate(logs):
         request = log.predict_log.request
@@ -389,8 +479,8 @@ def check_serving_version(version_path, model=None, atol=1e-4):
         if sorted(inputs) != sorted(expected):
             raise ValueError(f"warm-up record {i} has inputs {sorted(inputs)}; signature {key!r} takes {sorted(expected)}.")
         for k, array in inputs.items():
-            if array.dtype.name != expected[k]["dtype"]:
-                raise ValueError(f"warm-up record {i}: input {k!r} is {array.dtype.name}, signature {key!r} takes "
+            if _dtype_name(array) != expected[k]["dtype"]:
+                raise ValueError(f"warm-up record {i}: input {k!r} is {_dtype_name(array)}, signature {key!r} takes "
                                  f"{expected[k]['dtype']}.")
         answer = {k: v.numpy() for k, v in loaded.signatures[key](**{k: tf.constant(v) for k, v in inputs.items()}).items()}
         if reference is not None:
@@ -398,12 +488,15 @@ def check_serving_version(version_path, model=None, atol=1e-4):
             if sorted(keras_answer) != sorted(answer):
                 raise ValueError(f"signature {key!r} answers {sorted(answer)}; Keras gives {sorted(keras_answer)}.")
             for k in answer:
-                diff = float(np.max(np.abs(answer[k].astype(np.float64) - keras_answer[k]))) if answer[k].size else 0.0
+                if answer[k].dtype.kind in "OSU":  # string outputs must be equal
+                    diff = 0.0 if np.array_equal(answer[k], keras_answer[k]) else float("inf")
+                else:
+                    diff = float(np.max(np.abs(answer[k].astype(np.float64) - keras_answer[k]))) if answer[k].size else 0.0
                 if not diff <= atol:
                     raise ValueError(f"warm-up record {i}, signature {key!r}, output {k!r}: the SavedModel differs "
                                      f"from Keras by {diff:.3g} (> atol={atol}).")
                 max_diff = max(max_diff, diff)
-    return {"name": name, "version": int(version), "signatures": found, "warmup_records": len(logs),
+    return {"name": name, "version": version, "signatures": found, "warmup_records": len(logs),
             "max_abs_diff": max_diff if reference is not None else None}
 
 
@@ -422,44 +515,72 @@ def _policy(version_policy, specific_versions):
     return policy
 
 
-def update_models_config(root, name, base_path, version_policy="latest", specific_versions=None, labels=None):
-    """Adds or replaces model `name` in `ROOT/models.config` (Serving's `--model_config_file`), atomically.
+def _read_models_config(root):
+    path = os.path.join(root, "models.config")
+    config = model_server_config_pb2.ModelServerConfig()
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            try:
+                text_format.Parse(f.read(), config)
+            except text_format.ParseError as error:
+                raise ValueError(f"{path} is not a ModelServerConfig text proto: {error}") from None
+    return config
+
+
+def _models_config(root, name, base_path, version_policy=None, specific_versions=None, labels=None,
+                   new_version=None):
+    """`ROOT/models.config` with model `name`'s entry added or updated, checked; see `update_models_config`."""
+    name = _check_model_name(name)
+    config = _read_models_config(root)
+    old = next((c for c in config.model_config_list.config if c.name == name), None)
+    if version_policy is None and old is not None and old.model_version_policy.WhichOneof("policy_choice"):
+        policy = old.model_version_policy  # a new version keeps the policy the model is served under
+    else:
+        policy = _policy(version_policy or "latest", specific_versions)
+    merged = dict(old.version_labels) if old is not None else {}
+    for label, version in (labels or {}).items():
+        if not isinstance(label, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", label):
+            raise ValueError(f"`labels`: a label must be letters, digits, '_', '.' or '-', got {label!r}.")
+        merged[label] = _checks.positive_int(f"labels[{label!r}]", version)
+    present = sorted(set(versions(os.path.join(root, name))) | ({new_version} if new_version else set()))
+    kind = policy.WhichOneof("policy_choice")
+    served = {"latest": present[-policy.latest.num_versions:] if present else [], "all": present,
+              "specific": list(policy.specific.versions)}[kind]
+    missing = sorted(set(served) - set(present)) if kind == "specific" else []
+    if missing:
+        raise ValueError(f"`specific_versions`: {missing} not in {os.path.join(root, name)}, which holds {present}.")
+    for label, version in merged.items():
+        if version not in served:
+            # Serving refuses a label on a version it does not load.
+            raise ValueError(f"`labels`: {label!r} -> {version}, but the version policy ({kind}) serves {served} of "
+                             f"the versions {present}; label a served version, or change the policy.")
+    entry = model_server_config_pb2.ModelConfig(name=name, base_path=base_path, model_platform="tensorflow",
+                                                model_version_policy=policy, version_labels=merged)
+    configs = [c for c in config.model_config_list.config if c.name != name] + [entry]
+    del config.model_config_list.config[:]
+    config.model_config_list.config.extend(configs)
+    return "# TensorFlow Serving --model_config_file, written by keras_dl.export.serving\n" + \
+        text_format.MessageToString(config)
+
+
+def update_models_config(root, name, base_path, version_policy=None, specific_versions=None, labels=None):
+    """Adds or updates model `name` in `ROOT/models.config` (Serving's `--model_config_file`), atomically.
 
     Args:
         root: the repository folder.
         name: model name (the `NAME` of `/v1/models/NAME`).
         base_path: the model's folder as the server sees it (e.g. `/models/NAME` in Docker).
-        version_policy: `"latest"` (the newest version), `"all"`, or `"specific"` (`specific_versions`).
-        labels: dict label -> version (e.g. `{"stable": 1, "canary": 2}`), each a version served.
+        version_policy: `"latest"` (the newest version), `"all"`, or `"specific"` (`specific_versions`);
+            `None` keeps the model's present policy (`"latest"` for a new model).
+        labels: dict label -> version (e.g. `{"stable": 1, "canary": 2}`), added to the model's
+            present labels; each must name a version the policy serves (Serving refuses others).
 
     Returns:
         the path of `models.config`.
     """
-    name = _check_model_name(name)
+    text = _models_config(root, name, base_path, version_policy, specific_versions, labels)
     path = os.path.join(root, "models.config")
-    config = model_server_config_pb2.ModelServerConfig()
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            text_format.Parse(f.read(), config)
-    policy = _policy(version_policy, specific_versions)
-    labels = dict(labels or {})
-    present = versions(os.path.join(root, name))
-    for label, version in labels.items():
-        _checks.positive_int(f"labels[{label!r}]", version)
-        if version not in present:
-            # Serving refuses a label on a version it has not loaded.
-            raise ValueError(f"`labels`: {label!r} -> {version}, but {os.path.join(root, name)} holds the versions "
-                             f"{present}.")
-        if version_policy == "specific" and version not in policy.specific.versions:
-            raise ValueError(f"`labels`: {label!r} -> {version}, a version the policy does not serve "
-                             f"({list(policy.specific.versions)}).")
-    entry = model_server_config_pb2.ModelConfig(name=name, base_path=base_path, model_platform="tensorflow",
-                                                model_version_policy=policy, version_labels=labels)
-    configs = [c for c in config.model_config_list.config if c.name != name] + [entry]
-    del config.model_config_list.config[:]
-    config.model_config_list.config.extend(configs)
-    write_text(path, "# TensorFlow Serving --model_config_file, written by keras_dl.export.serving\n"
-               + text_format.MessageToString(config))
+    write_text(path, text)
     return path
 
 
@@ -490,11 +611,17 @@ def client_examples(name, version_path, host="localhost", rest_port=8501, grpc_p
     request = log.predict_log.request
     signature = request.model_spec.signature_name
     inputs = {k: tf.make_ndarray(v)[:1] for k, v in request.inputs.items()}
-    rows = [{k: v[0].tolist() for k, v in inputs.items()}]
+
+    def listed(array):  # JSON: strings as text
+        return np.vectorize(lambda v: v.decode("utf-8", "replace"), otypes=[object])(array).tolist() \
+            if array.dtype.kind == "O" else array.tolist()
+
+    rows = [{k: listed(v)[0] for k, v in inputs.items()}]
     url = f"http://{host}:{rest_port}/v1/models/{name}:predict"
     instances = json.dumps({"signature_name": signature, "instances": rows})
-    columns = json.dumps({"signature_name": signature, "inputs": {k: v.tolist() for k, v in inputs.items()}})
-    arrays = ", ".join(f"{k!r}: np.array({v.tolist()}, np.{v.dtype.name})" for k, v in inputs.items())
+    columns = json.dumps({"signature_name": signature, "inputs": {k: listed(v) for k, v in inputs.items()}})
+    arrays = ", ".join(f"{k!r}: np.array({v.tolist()}, {'object' if v.dtype.kind == 'O' else 'np.' + v.dtype.name})"
+                       for k, v in inputs.items())
     grpc = (
         "import grpc, numpy as np, tensorflow as tf\n"
         "from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc\n"
@@ -508,23 +635,24 @@ def client_examples(name, version_path, host="localhost", rest_port=8501, grpc_p
         "response = stub.Predict(request, timeout=10.0)\n"
         "print({key: tf.make_ndarray(value) for key, value in response.outputs.items()})\n"
     )
-    return {"rest_instances": f"curl -s -X POST {url} -d '{instances}'",
-            "rest_inputs": f"curl -s -X POST {url} -d '{columns}'", "grpc": grpc}
+    return {"rest_instances": f"curl -s -X POST {url} -d {shlex.quote(instances)}",
+            "rest_inputs": f"curl -s -X POST {url} -d {shlex.quote(columns)}", "grpc": grpc}
 
 
 def server_commands(root, name, docker_root="/models"):
     """The `tensorflow_model_server` and Docker command lines that serve the repository at `root`."""
     root = os.path.abspath(root)
+    quoted = shlex.quote(f"{root}:{docker_root}")
     flags = "--enable_batching --batching_parameters_file={0}/batching_parameters.txt --model_config_file={0}/models.config"
     return {
         "tensorflow_model_server": f"tensorflow_model_server --port=8500 --rest_api_port=8501 --model_name={name} "
-                                   f"--model_base_path={os.path.join(root, name)}",
-        "docker": f"docker run --rm -p 8500:8500 -p 8501:8501 -v {root}:{docker_root} tensorflow/serving "
+                                   f"--model_base_path={shlex.quote(os.path.join(root, name))}",
+        "docker": f"docker run --rm -p 8500:8500 -p 8501:8501 -v {quoted} tensorflow/serving "
                   + flags.format(docker_root),
     }
 
 
-def publish_serving_version(model, root, name, examples, version=None, version_policy="latest",
+def publish_serving_version(model, root, name, examples, version=None, version_policy=None,
                             specific_versions=None, labels=None, integer_dtype="int64", docker_root="/models"):
     """Adds a checked version of `model` to the TensorFlow Serving repository at `root`, ready to serve.
 
@@ -554,11 +682,18 @@ def publish_serving_version(model, root, name, examples, version=None, version_p
     docker run --rm -p 8500:8500 -p 8501:8501 -v .../repo:/models tensorflow/serving ...
     """
     name = _check_model_name(name)
-    _policy(version_policy, specific_versions)  # argument errors before the export
-    path = export_serving_version(model, os.path.join(root, name), examples, version, integer_dtype)
-    report = check_serving_version(path, model)
-    config = update_models_config(root, name, f"{docker_root.rstrip('/')}/{name}", version_policy,
-                                  specific_versions, labels)
+    if not isinstance(docker_root, str) or not docker_root.startswith("/"):
+        raise ValueError(f"`docker_root` must be an absolute path (where the server mounts `root`), got {docker_root!r}.")
+    base = os.path.join(root, name)
+    if version is None:
+        version = (versions(base) or [0])[-1] + 1
+    version = _checks.positive_int("version", version)
+    base_path = f"{docker_root.rstrip('/')}/{name}"
+    # Every argument is checked before the version is written: a failed publish leaves the repository as it was.
+    _models_config(root, name, base_path, version_policy, specific_versions, labels, new_version=version)
+    path, report = _export_version(model, base, examples, version, integer_dtype)
+    config = os.path.join(root, "models.config")
+    write_text(config, _models_config(root, name, base_path, version_policy, specific_versions, labels))
     batching = os.path.join(root, "batching_parameters.txt")
     if not os.path.isfile(batching):
         write_batching_parameters(root)

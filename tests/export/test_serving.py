@@ -319,3 +319,98 @@ def test_cli_export_saved_model_keeps_the_models_names(tmp_path, capsys):
     assert path == str(tmp_path / "clf_saved_model")
     signature = serving.saved_model_signatures(path)["serving_default"]
     assert (list(signature["inputs"]), list(signature["outputs"])) == (["features"], ["scores"])
+
+
+def test_a_failed_publish_leaves_the_repository_as_it_was(repository, tmp_path, monkeypatch):
+    root, models, _, examples = repository
+    copy = str(tmp_path / "repo")
+    shutil.copytree(root, copy)
+    with open(os.path.join(copy, "models.config")) as f:
+        config = f.read()
+    for labels in ({"stable": 9}, {"stable": "1"}, {"bad label": 1}):
+        with pytest.raises((ValueError, TypeError), match="labels"):
+            serving.publish_serving_version(models["classifier"], copy, "classifier", examples, labels=labels)
+    with pytest.raises(ValueError, match="`specific_versions`: \\[3\\] not in"):
+        serving.publish_serving_version(models["classifier"], copy, "classifier", examples,
+                                        version_policy="specific", specific_versions=[1, 3])
+
+    def failing_check(*args, **kwargs):
+        raise ValueError("the check failed")
+
+    monkeypatch.setattr(serving, "_check_version", failing_check)
+    with pytest.raises(ValueError, match="the check failed"):
+        serving.publish_serving_version(models["classifier"], copy, "classifier", examples)
+    assert os.listdir(os.path.join(copy, "classifier")) == ["1"]
+    with open(os.path.join(copy, "models.config")) as f:
+        assert f.read() == config
+
+
+def test_a_new_version_keeps_the_policy_and_labels_unless_told(repository, tmp_path):
+    root, models, _, examples = repository
+    copy = str(tmp_path / "repo")
+    shutil.copytree(root, copy)
+
+    def entry():
+        config = model_server_config_pb2.ModelServerConfig()
+        with open(os.path.join(copy, "models.config")) as f:
+            text_format.Parse(f.read(), config)
+        (found,) = [c for c in config.model_config_list.config if c.name == "classifier"]
+        return found.model_version_policy.WhichOneof("policy_choice"), dict(found.version_labels)
+
+    serving.update_models_config(copy, "classifier", "/models/classifier", "all", labels={"stable": 1})
+    serving.publish_serving_version(models["classifier"], copy, "classifier", examples)
+    assert entry() == ("all", {"stable": 1})
+    serving.publish_serving_version(models["classifier"], copy, "classifier", examples, labels={"canary": 3})
+    assert entry() == ("all", {"stable": 1, "canary": 3})
+    # Under "latest" only version 4 would be loaded: a label on version 1 is refused, as Serving would.
+    with pytest.raises(ValueError, match="serves \\[4\\]"):
+        serving.publish_serving_version(models["classifier"], copy, "classifier", examples, version_policy="latest")
+    assert serving.versions(os.path.join(copy, "classifier")) == [1, 2, 3]
+
+
+def test_string_inputs_publish_and_replay(tmp_path):
+    text = keras.Input((1,), dtype="string", name="text")
+    ids = keras.layers.StringLookup(vocabulary=["a", "b", "c"], name="lookup")(text)
+    model = keras.Model(text, keras.layers.Dense(2, name="scores")(keras.ops.cast(ids, "float32")))
+    report = serving.publish_serving_version(model, str(tmp_path), "strings", np.array([["a"], ["b"], ["zz"]]))
+    assert report["signatures"]["serving_default"]["inputs"] == {"text": {"dtype": "string", "shape": [-1, 1]}}
+    assert report["max_abs_diff"] <= 1e-6
+    assert json.loads(report["requests"]["rest_inputs"].split(" -d ", 1)[1].strip("'"))["inputs"] == {"text": [["a"]]}
+
+
+@pytest.mark.parametrize("examples, error, match", [
+    ({"ids": np.zeros((4, 3), np.int64), "feats": np.zeros((2, 5), np.float32)}, ValueError, "same number of rows"),
+    ({"ids": np.zeros((0, 3), np.int64), "feats": np.zeros((0, 5), np.float32)}, ValueError, "non-empty batch"),
+    ({"ids": np.full((2, 3), 50), "feats": np.zeros((2, 5), np.float32)}, ValueError, "the model fails on the examples"),
+    (np.zeros((2, 5), np.float32), ValueError, "one array per input"),
+])
+def test_bad_example_batches_are_named_before_anything_is_written(tmp_path, examples, error, match):
+    ids, feats = keras.Input((3,), dtype="int32", name="ids"), keras.Input((5,), name="feats")
+    pooled = keras.ops.mean(keras.layers.Embedding(10, 4)(ids), axis=1)
+    model = keras.Model({"ids": ids, "feats": feats}, keras.layers.Dense(1, name="y")(
+        keras.layers.Concatenate()([pooled, feats])))
+    with pytest.raises(error, match=match):
+        serving.export_serving_version(model, str(tmp_path / "m"), examples)
+    assert not os.path.exists(tmp_path / "m")
+
+
+def test_a_name_no_signature_can_carry_is_named(tmp_path):
+    inputs = keras.Input((2,), name="my feature")
+    model = keras.Model(inputs, keras.layers.Dense(1, name="y")(inputs))
+    with pytest.raises(ValueError, match="input name 'my feature' cannot be a SavedModel signature key"):
+        serving.export_serving_version(model, str(tmp_path / "m"), np.zeros((2, 2), np.float32))
+
+
+def test_damaged_versions_get_a_value_error(repository, tmp_path):
+    root, models, reports, _ = repository
+    for damage, match in (("contract", "not a readable serving contract"), ("warmup", "not a TFRecord file"),
+                          ("saved_model", "not a readable SavedModel")):
+        copy = str(tmp_path / damage / "classifier" / "1")
+        shutil.copytree(reports["classifier"]["path"], copy)
+        target = {"contract": serving.CONTRACT_FILE, "warmup": serving.WARMUP_FILE, "saved_model": "saved_model.pb"}
+        with open(os.path.join(copy, target[damage]), "r+b") as f:
+            f.truncate(os.path.getsize(os.path.join(copy, target[damage])) // 2)
+        with pytest.raises(ValueError, match=match):
+            serving.check_serving_version(copy, models["classifier"])
+    with pytest.raises(ValueError, match="`atol` must be"):
+        serving.check_serving_version(reports["classifier"]["path"], models["classifier"], atol=float("nan"))
