@@ -34,6 +34,8 @@ from keras_dl.export import contract as contracts
 
 ASSET_MODEL = "model.tflite"
 ASSET_CONTRACT = "model.contract.json"
+# The dtypes android_demo's TensorSpec.itemSize knows; its ModelContract rejects a contract with any other.
+APP_DTYPES = frozenset({"float64", "int64", "float32", "int32", "float16", "int16", "int8", "uint8", "bool"})
 DEMO_FILES = ("sparse_step.tflite", "step.tflite")  # keras-dl demo's outputs, preferred first
 GOLDEN_FORMAT = "keras_dl.golden_vectors"
 # Prompts, sampling settings and lengths of the golden cases: greedy, plain, top-k, and a seed above 2**63
@@ -99,12 +101,18 @@ def check_step_model(model_path, contract_file=None):
             raise FileNotFoundError(
                 f"`--contract`: no model contract beside {model_path!r} (expected {contract_file!r}); export the model "
                 f"with keras_dl.export.export_lm_tflite (as `keras-dl demo` does), which writes one.")
-    contract = contracts.check_contract(model_path, contracts.read_contract(contract_file))
+    # The contract's path, not its dict: messages name the file, and a contract that disagrees with the model is
+    # reported as the byte-size mismatch the app would meet before any section that refers to its tensors.
+    contract = contracts.check_contract(model_path, contract_file)
     missing = [what for what, ok in (("state tensors", contract["state"]), ("tokenizer", contract.get("tokenizer")),
                                      ("sampling section", contract.get("sampling"))) if not ok]
     if missing:
         raise ValueError(f"`model`: {model_path!r} is not a streaming step model for the app: its contract has no "
                          f"{', no '.join(missing)}. Export a language model with keras_dl.export.export_lm_tflite.")
+    odd = sorted({t["dtype"] for t in contract["inputs"] + contract["outputs"]} - APP_DTYPES)
+    if odd:
+        raise ValueError(f"`model`: {model_path!r} has tensors of dtype {odd}, which the app's contract reader does not "
+                         f"know (it knows {sorted(APP_DTYPES)}).")
     if contract["tokenizer"]["type"] != "bytes":
         raise ValueError(f"`model`: the app has the byte tokenizer; {model_path!r} declares "
                          f"{contract['tokenizer']['type']!r}.")

@@ -21,6 +21,8 @@ from keras_dl import _checks
 from keras_dl.export import atomic
 from keras_dl.export.benchmark import INPUT_FILLS
 from keras_dl.export.benchmark import benchmark_tflite
+from keras_dl.export.benchmark import check_model_path
+from keras_dl.export.tflite import TFLiteModel
 
 XNNPACK_CHOICES = ("auto", "true", "false", "both")
 
@@ -79,13 +81,18 @@ def run(args):
     path = args.model if args.model is not None else args.graph
     _checks.positive_int("--num_runs", args.num_runs)
     _checks.non_negative_int("--warmup_runs", args.warmup_runs)
-    _checks.non_negative_float("--warmup_min_secs", args.warmup_min_secs)
+    _checks.non_negative_float("--warmup_min_secs", args.warmup_min_secs, finite=True)
     _checks.non_negative_int("--seed", args.seed)
     threads = _threads(args.num_threads)
     if args.use_xnnpack not in XNNPACK_CHOICES:
         raise ValueError(f"`--use_xnnpack` must be one of {XNNPACK_CHOICES}, got {args.use_xnnpack!r}.")
     if args.json is not None:
+        if os.path.isdir(args.json):
+            raise ValueError(f"`--json` must be a file path, got the directory {args.json!r}.")
         _checks.writable_directory("--json", os.path.dirname(os.path.abspath(args.json)))
+    # The file is checked (and loaded once) before any progress line: a missing, misnamed or corrupt file is
+    # reported on its own, not after "[1/1] ... warm-up".
+    TFLiteModel(check_model_path(path), signature=args.signature)
 
     results = []
     configurations = [(t, d) for t in threads for d in _delegate_settings(args.use_xnnpack)]

@@ -1,5 +1,6 @@
 """Argument checks shared by the library and the CLI, so every error names its argument."""
 
+import math
 import numbers
 import os
 import tempfile
@@ -45,12 +46,15 @@ def positive_float(name, value):
     return float(value)
 
 
-def non_negative_float(name, value, below=None):
-    """Returns `value` as a float if 0 <= value (< below), else raises naming `name`."""
+def non_negative_float(name, value, below=None, finite=False):
+    """Returns `value` as a float if 0 <= value (< below), else raises naming `name`.
+
+    NaN is never accepted; with `finite=True`, neither is infinity (e.g. a duration that a
+    loop waits for)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a number, got {value!r} ({type(value).__name__}).")
-    if value < 0 or (below is not None and value >= below):
-        bound = f"in [0, {below})" if below is not None else ">= 0"
+    if math.isnan(value) or (finite and math.isinf(value)) or value < 0 or (below is not None and value >= below):
+        bound = f"in [0, {below})" if below is not None else "a finite number >= 0" if finite else ">= 0"
         raise ValueError(f"`{name}` must be {bound}, got {value}.")
     return float(value)
 

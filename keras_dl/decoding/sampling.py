@@ -12,6 +12,7 @@ additions, so `android_demo`'s Java `Sampler` picks the same token from the same
 import math
 import numbers
 import struct
+from collections.abc import Mapping
 
 import numpy as np
 from keras import ops
@@ -289,6 +290,28 @@ def sample_categorical(logits, temperature, top_k=None, rng=None):
     return kept[-1]
 
 
+def _logits_size(step):
+    """The number of logits of a step model, when it says so before running (a `TFLiteModel` or a Keras model)."""
+    try:
+        runner = getattr(step, "runner", None)
+        if runner is not None and hasattr(runner, "get_output_details"):
+            detail = runner.get_output_details().get("logits")
+            return int(detail["shape"][-1]) if detail is not None and len(detail["shape"]) == 2 else None
+        output = getattr(step, "output", None)
+        if isinstance(output, Mapping) and "logits" in output:
+            size = output["logits"].shape[-1]
+            return int(size) if size is not None else None
+    except (AttributeError, TypeError, ValueError, KeyError):
+        pass
+    return None
+
+
+def _check_prompt(prompt, vocab):
+    bad = next((t for t in prompt if t >= vocab), None)
+    if bad is not None:
+        raise ValueError(f"`prompt` tokens must be in [0, {vocab}) (the step model's {vocab} logits), got {bad}.")
+
+
 def stream_tokens(step, state, prompt, length, temperature=1.0, top_k=None, seed=0, trace=False):
     """Streams `length` tokens from a step model with the portable sampler (`sample_categorical`, `SplitMix64(seed)`).
 
@@ -301,7 +324,8 @@ def stream_tokens(step, state, prompt, length, temperature=1.0, top_k=None, seed
         step: callable taking `{"token": int32[1], "state": float32[1, units]}` and returning
             `"logits"` `[1, vocab]` and `"state"` (a Keras step model or a `TFLiteModel`).
         state: initial state, float32 `[1, units]` (zeros for a fresh sequence).
-        prompt: non-empty sequence of int tokens.
+        prompt: non-empty sequence of int tokens, each in `[0, vocab)` (checked before the model runs
+            when it tells its number of logits, else after its first step).
         length: number of tokens to sample (int > 0).
         temperature: softmax temperature; 0 means greedy.
         top_k: sample among the k most probable tokens only (`None`: all).
@@ -330,17 +354,34 @@ def stream_tokens(step, state, prompt, length, temperature=1.0, top_k=None, seed
     if state.ndim != 2 or state.shape[0] != 1:
         raise ValueError(f"`state` must be float32 [1, units], got shape {state.shape}.")
 
+    vocab = _logits_size(step)
+    if vocab is not None:
+        _check_prompt(prompt, vocab)  # before the model runs: LiteRT would fail with "gather index out of bounds"
+
     def run(token, state):
         outputs = step({"token": np.array([token], np.int32), "state": state})
-        return np.asarray(outputs["logits"], np.float32), np.asarray(outputs["state"], np.float32)
+        if not isinstance(outputs, Mapping) or "logits" not in outputs or "state" not in outputs:
+            got = (f"a dict with the keys {sorted(outputs, key=str)}" if isinstance(outputs, Mapping)
+                   else type(outputs).__name__)
+            raise TypeError(f"`step` must return a dict with 'logits' [1, vocab] and 'state' [1, units] (as a Keras "
+                            f"step model or a TFLiteModel does), got {got}.")
+        logits = np.asarray(outputs["logits"], np.float32)
+        if logits.ndim != 2 or logits.shape[0] != 1:
+            raise ValueError(f"`step` must return logits [1, vocab], got shape {logits.shape}.")
+        return logits, np.asarray(outputs["state"], np.float32)
 
+    checked = vocab is not None
     for token in prompt[:-1]:
-        _, state = run(token, state)
+        logits, state = run(token, state)
+        if not checked:  # the first step tells the vocabulary size
+            _check_prompt(prompt, logits.shape[1])
+            checked = True
     token, tokens, seen = prompt[-1], [], []
     for _ in range(length):
         logits, state = run(token, state)
-        if logits.shape[0] != 1:
-            raise ValueError(f"`step` must return logits [1, vocab], got shape {logits.shape}.")
+        if not checked:
+            _check_prompt(prompt, logits.shape[1])
+            checked = True
         token = sample_categorical(logits[0], temperature, top_k, rng)
         tokens.append(token)
         seen.append(logits[0])

@@ -27,7 +27,8 @@ PERCENTILES = (50, 90, 99)
 _CHILD = "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
 
 
-def _check_path(model):
+def check_model_path(model):
+    """Returns `model` as a path if it names an existing `.tflite` file, else raises naming `model`."""
     if not isinstance(model, (str, os.PathLike)):
         raise TypeError(f"`model` must be the path of a .tflite file, got {type(model).__name__}.")
     path = os.fspath(model)
@@ -131,10 +132,10 @@ def benchmark_tflite(model, inputs=None, runs=1000, warmup_runs=50, warmup_secon
     (True, True)
     """
     # Every argument is checked before the child process starts.
-    path = _check_path(model)
+    path = check_model_path(model)
     runs = _checks.positive_int("runs", runs)
     warmup_runs = _checks.non_negative_int("warmup_runs", warmup_runs)
-    warmup_seconds = _checks.non_negative_float("warmup_seconds", warmup_seconds)
+    warmup_seconds = _checks.non_negative_float("warmup_seconds", warmup_seconds, finite=True)
     num_threads = _checks.positive_int("num_threads", num_threads)
     _checks.non_negative_int("seed", seed)
     if default_delegates is not None and not isinstance(default_delegates, (bool, np.bool_)):

@@ -59,17 +59,21 @@ def _tensor(name, detail):
 def _load(tflite):
     """`(content, interpreter)` of a `.tflite` path or bytes, with LiteRT's built-in kernels (no delegate needed)."""
     if isinstance(tflite, (bytes, bytearray)):
-        content = bytes(tflite)
+        content, name = bytes(tflite), "bytes"
     else:
         path = os.fspath(tflite)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"`tflite`: no .tflite file at {path!r}.")
         with open(path, "rb") as f:
             content = f.read()
+        name = repr(path)
     if content[4:8] != b"TFL3":
-        raise ValueError("`tflite` is not a TFLite file (no 'TFL3' identifier).")
-    interpreter = litert.Interpreter(
-        model_content=content, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        raise ValueError(f"`tflite` {name} is not a TFLite file (no 'TFL3' identifier).")
+    try:
+        interpreter = litert.Interpreter(
+            model_content=content, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    except ValueError as error:  # LiteRT's flatbuffer verifier: "The model is not a valid Flatbuffer buffer".
+        raise ValueError(f"`tflite` {name} is not a valid TFLite model (truncated or corrupt?): {error}") from None
     return content, interpreter
 
 
@@ -89,7 +93,7 @@ def _state_pairs(state, inputs, outputs):
         # A streaming step model feeds each state output back into the input of the same name.
         return [(name, name) for name, entry in inputs.items() if name in outputs
                 and outputs[name]["dtype"] == entry["dtype"] and outputs[name]["shape"] == entry["shape"]
-                and entry["dtype"].startswith("float")]
+                and entry["dtype"] == "float32"]
     pairs = []
     for pair in state:
         if isinstance(pair, str):
@@ -99,6 +103,9 @@ def _state_pairs(state, inputs, outputs):
                              f"{sorted(inputs)}, outputs {sorted(outputs)}), got {pair!r}.")
         if (inputs[pair[0]]["dtype"], inputs[pair[0]]["shape"]) != (outputs[pair[1]]["dtype"], outputs[pair[1]]["shape"]):
             raise ValueError(f"`state` pair {pair!r}: input and output differ in dtype or shape.")
+        if inputs[pair[0]]["dtype"] != "float32":
+            raise ValueError(f"`state` pair {pair!r}: state tensors must be float32 (what the model contract and the "
+                             f"app carry), got {inputs[pair[0]]['dtype']}.")
         pairs.append(tuple(pair))
     return pairs
 
@@ -129,11 +136,11 @@ def _check_sampling(sampling, inputs, outputs, tokenizer):
         _checks.positive_int("sampling['top_k']", config["top_k"])
     _sampling.SplitMix64(config["seed"])  # checks the seed's range
     token, logits = inputs.get(config["token_input"]), outputs.get(config["logits_output"])
-    if token is None or not token["dtype"].startswith("int") or token["shape"] != [1]:
-        raise ValueError(f"`sampling['token_input']` must name an int input of shape [1] (inputs {sorted(inputs)}), "
+    if token is None or token["dtype"] != "int32" or token["shape"] != [1]:
+        raise ValueError(f"`sampling['token_input']` must name an int32 input of shape [1] (inputs {sorted(inputs)}), "
                          f"got {config['token_input']!r}.")
-    if logits is None or not logits["dtype"].startswith("float") or len(logits["shape"]) != 2 or logits["shape"][0] != 1:
-        raise ValueError(f"`sampling['logits_output']` must name a float output of shape [1, vocab] (outputs "
+    if logits is None or logits["dtype"] != "float32" or len(logits["shape"]) != 2 or logits["shape"][0] != 1:
+        raise ValueError(f"`sampling['logits_output']` must name a float32 output of shape [1, vocab] (outputs "
                          f"{sorted(outputs)}), got {config['logits_output']!r}.")
     if tokenizer is not None and logits["shape"][1] != tokenizer["vocab_size"]:
         raise ValueError(f"output {config['logits_output']!r} has {logits['shape'][1]} logits but the tokenizer's "
@@ -246,28 +253,147 @@ def dumps(document):
                   text) + "\n"
 
 
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _validate(contract, where):
-    """Raises a `ValueError` naming `where` unless `contract` has the format, version and sections of version 1."""
+    """Raises a `ValueError` naming `where` and the field unless `contract` is a valid model contract of version 1.
+
+    The same acceptance rules as the app's `ModelContract` (android_demo/core), section by
+    section, so that a contract Python accepts is one the phone accepts: the model's file,
+    SHA-256 and size; every tensor's name, dtype, integer shape and byte size; each state
+    entry naming an input and an output of the same float32 layout, starting from zeros;
+    the byte tokenizer (256 tokens); the sampling algorithm and generator this keras_dl
+    implements, a finite temperature >= 0, a top-k, a seed, an int32 `[1]` token input and a
+    float32 `[1, vocab]` logits output with as many logits as the tokenizer has tokens.
+    """
+    _validate_structure(contract, where)
+    _validate_sections(contract, where)
+
+
+def _fail(where, field, expected, got):
+    raise ValueError(f"{where}: the model contract's {field} must be {expected}, got {got!r}.")
+
+
+def _validate_structure(contract, where):
+    """The format, version, model and tensor sections of `_validate`: what comparing with a model needs."""
+    def fail(field, expected, got):
+        _fail(where, field, expected, got)
+
     if not isinstance(contract, dict) or contract.get("format") != FORMAT:
         raise ValueError(f"{where} is not a keras_dl model contract (its 'format' must be {FORMAT!r}).")
-    if contract.get("version") != VERSION:
+    if not _is_int(contract.get("version")) or contract.get("version") != VERSION:
         raise ValueError(f"{where} is a model contract of version {contract.get('version')!r}; this keras_dl reads "
                          f"version {VERSION}.")
     for key, kind in (("model", dict), ("signature", str), ("inputs", list), ("outputs", list), ("state", list)):
         if not isinstance(contract.get(key), kind):
             raise ValueError(f"{where}: the model contract's {key!r} must be a {kind.__name__}, got "
                              f"{type(contract.get(key)).__name__}.")
-    for tensor in contract["inputs"] + contract["outputs"]:
-        if not isinstance(tensor, dict) or not {"name", "dtype", "shape", "bytes"} <= set(tensor):
-            raise ValueError(f"{where}: every input and output needs 'name', 'dtype', 'shape' and 'bytes', got {tensor!r}.")
-        expected = int(np.prod(tensor["shape"], dtype=np.int64)) * np.dtype(tensor["dtype"]).itemsize
-        if tensor["bytes"] != expected:
-            raise ValueError(f"{where}: tensor {tensor['name']!r} has {tensor['bytes']} bytes in the contract, but "
-                             f"{tensor['dtype']} {tensor['shape']} is {expected} bytes.")
+    model = contract["model"]
+    for key in ("file", "sha256"):
+        if not isinstance(model.get(key), str):
+            fail(f"model.{key}", "a string", model.get(key))
+    if not _is_int(model.get("bytes")) or model["bytes"] < 0:
+        fail("model.bytes", "the file's size in bytes (an int >= 0)", model.get("bytes"))
+    for kind in ("inputs", "outputs"):
+        for index, tensor in enumerate(contract[kind]):
+            field = f"{kind}[{index}]"
+            if not isinstance(tensor, dict) or not {"name", "dtype", "shape", "bytes"} <= set(tensor):
+                raise ValueError(f"{where}: every input and output needs 'name', 'dtype', 'shape' and 'bytes', got "
+                                 f"{tensor!r}.")
+            if not isinstance(tensor["name"], str):
+                fail(f"{field}.name", "a string", tensor["name"])
+            try:
+                itemsize = np.dtype(tensor["dtype"]).itemsize if isinstance(tensor["dtype"], str) else None
+            except TypeError:
+                itemsize = None
+            if itemsize is None:
+                fail(f"{field}.dtype", "a dtype name such as 'float32'", tensor["dtype"])
+            if not isinstance(tensor["shape"], list) or not all(_is_int(d) and d >= 0 for d in tensor["shape"]):
+                fail(f"{field}.shape", "a list of ints >= 0", tensor["shape"])
+            expected = int(np.prod(tensor["shape"], dtype=np.int64)) * itemsize
+            if tensor["bytes"] != expected or not _is_int(tensor["bytes"]):
+                raise ValueError(f"{where}: tensor {tensor['name']!r} has {tensor['bytes']} bytes in the contract, but "
+                                 f"{tensor['dtype']} {tensor['shape']} is {expected} bytes.")
+
+
+def _validate_sections(contract, where):
+    """The state, tokenizer and sampling sections of `_validate` (after `_validate_structure`)."""
+    def fail(field, expected, got):
+        _fail(where, field, expected, got)
+
+    inputs = {t["name"]: t for t in contract["inputs"]}
+    outputs = {t["name"]: t for t in contract["outputs"]}
+    for index, entry in enumerate(contract["state"]):
+        field = f"state[{index}]"
+        if not isinstance(entry, dict):
+            fail(field, "an object with 'input', 'output' and 'initial'", entry)
+        if not isinstance(entry.get("input"), str) or entry["input"] not in inputs:
+            fail(f"{field}.input", f"the name of an input {sorted(inputs)}", entry.get("input"))
+        if not isinstance(entry.get("output"), str) or entry["output"] not in outputs:
+            fail(f"{field}.output", f"the name of an output {sorted(outputs)}", entry.get("output"))
+        source, target = inputs[entry["input"]], outputs[entry["output"]]
+        if source["dtype"] != "float32" or (source["dtype"], source["shape"]) != (target["dtype"], target["shape"]):
+            raise ValueError(f"{where}: the model contract's {field} ({entry['input']!r} -> {entry['output']!r}) must "
+                             f"be float32 with the same shape in and out; the contract has {_describe(source)} and "
+                             f"{_describe(target)}.")
+        for key in ("dtype", "shape", "bytes"):
+            if key in entry and entry[key] != source[key]:
+                fail(f"{field}.{key}", f"{source[key]!r}, as input {entry['input']!r} says", entry[key])
+        if entry.get("initial") != "zeros":
+            fail(f"{field}.initial", "'zeros' (the only initial state the app supports)", entry.get("initial"))
+    tokenizer = contract.get("tokenizer")
+    if tokenizer is not None:
+        if not isinstance(tokenizer, dict):
+            fail("tokenizer", "an object or null", tokenizer)
+        if tokenizer.get("type") not in _TOKENIZERS:
+            fail("tokenizer.type", f"one of {_TOKENIZERS}", tokenizer.get("type"))
+        if not _is_int(tokenizer.get("vocab_size")) or tokenizer["vocab_size"] != BYTE_TOKENIZER["vocab_size"]:
+            fail("tokenizer.vocab_size", f"{BYTE_TOKENIZER['vocab_size']} for the byte tokenizer",
+                 tokenizer.get("vocab_size"))
+    sampling = contract.get("sampling")
+    if sampling is not None:
+        if not isinstance(sampling, dict):
+            fail("sampling", "an object or null", sampling)
+        for key, value in (("algorithm", _sampling.SAMPLING_ALGORITHM), ("generator", _sampling.GENERATOR)):
+            if sampling.get(key) != value:
+                fail(f"sampling.{key}", f"{value!r} (what this keras_dl and the app implement)", sampling.get(key))
+        temperature = sampling.get("temperature")
+        if not _is_number(temperature) or not math.isfinite(temperature) or temperature < 0:
+            fail("sampling.temperature", "a finite number >= 0", temperature)
+        top_k = sampling.get("top_k")
+        if top_k is not None and (not _is_int(top_k) or top_k <= 0):
+            fail("sampling.top_k", "an int > 0 or null (all tokens)", top_k)
+        seed = sampling.get("seed")
+        if not _is_int(seed) or not 0 <= seed < 2**64:
+            fail("sampling.seed", "an int in [0, 2**64)", seed)
+        token = inputs.get(sampling.get("token_input")) if isinstance(sampling.get("token_input"), str) else None
+        if token is None or token["dtype"] != "int32" or token["shape"] != [1]:
+            fail("sampling.token_input", f"the name of an int32 [1] input (inputs {sorted(inputs)})",
+                 sampling.get("token_input"))
+        logits = (outputs.get(sampling.get("logits_output")) if isinstance(sampling.get("logits_output"), str)
+                  else None)
+        if logits is None or logits["dtype"] != "float32" or len(logits["shape"]) != 2 or logits["shape"][0] != 1:
+            fail("sampling.logits_output", f"the name of a float32 [1, vocab] output (outputs {sorted(outputs)})",
+                 sampling.get("logits_output"))
+        if tokenizer is not None and logits["shape"][1] != tokenizer["vocab_size"]:
+            raise ValueError(f"{where}: the model contract's sampling.logits_output {sampling['logits_output']!r} has "
+                             f"{logits['shape'][1]} logits but its tokenizer.vocab_size is {tokenizer['vocab_size']}.")
 
 
 def read_contract(path):
-    """Reads and checks the structure of a model contract.
+    """Reads and checks a model contract: every section, with the rules of `android_demo`'s `ModelContract`.
+
+    The model's file, SHA-256 and size; each tensor's name, dtype, integer shape and byte size;
+    state entries naming an input and an output of one float32 layout, starting from zeros;
+    the byte tokenizer (256 tokens); the sampling algorithm and generator, a finite temperature
+    >= 0, top-k, seed, an int32 `[1]` token input and a float32 `[1, vocab]` logits output
+    with the tokenizer's number of logits. A `ValueError` names the file and the field.
 
     Args:
         path: a `.contract.json` file, or a `.tflite` file whose contract lies beside it.
@@ -284,15 +410,20 @@ def read_contract(path):
     path = os.fspath(path)
     if path.endswith(".tflite"):
         path = contract_path(path)
+    contract = _read_json(path)
+    _validate(contract, repr(path))
+    return contract
+
+
+def _read_json(path):
+    path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"`path`: no model contract at {path!r} (export_tflite writes one beside each .tflite).")
     try:
         with open(path, encoding="utf-8") as f:
-            contract = json.load(f)
+            return json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"`path`: {path!r} is not valid JSON (truncated or corrupt?): {error}.") from None
-    _validate(contract, repr(path))
-    return contract
 
 
 def _describe(tensor):
@@ -316,13 +447,23 @@ def check_details(contract, signature, input_details, output_details, content=No
     Returns:
         `contract`.
     """
-    _validate(contract, "`contract`")
+    return _check_details(contract, signature, input_details, output_details, content, where, "`contract`")
+
+
+def _check_details(contract, signature, input_details, output_details, content, where, contract_where):
+    # The document's own structure, then the model, then the sections that refer to its tensors: a contract that
+    # disagrees with the model is reported as the byte-size mismatch the app would meet (tensorflow#43965).
+    _validate_structure(contract, contract_where)
     if content is not None:
         digest = hashlib.sha256(content).hexdigest()
-        if digest != contract["model"].get("sha256"):
+        if digest != contract["model"]["sha256"]:
             raise ValueError(f"The contract was written for another file than {where}: its sha256 is "
-                             f"{contract['model'].get('sha256')}, the file's is {digest}. Re-export the model (which "
+                             f"{contract['model']['sha256']}, the file's is {digest}. Re-export the model (which "
                              f"writes both) or write its contract again with write_contract.")
+        if len(content) != contract["model"]["bytes"]:  # the app compares the size too (ModelContract.checkModelBytes)
+            raise ValueError(f"{contract_where}: the model contract's model.bytes is {contract['model']['bytes']} but "
+                             f"the file has {len(content)} bytes ({where}). Re-export the model (which writes both) or "
+                             f"write its contract again with write_contract.")
     if contract["signature"] != signature:
         raise ValueError(f"The contract is for signature {contract['signature']!r}; {where} runs {signature!r}.")
     for kind, details in (("inputs", input_details), ("outputs", output_details)):
@@ -341,15 +482,17 @@ def check_details(contract, signature, input_details, output_details, content=No
                     f"{found['bytes']} bytes {'from' if kind == 'inputs' else 'to'} a Java Buffer with "
                     f"{tensor['bytes']} bytes' (tensorflow/tensorflow#43965). Re-export the model and its contract "
                     f"together.")
+    _validate_sections(contract, contract_where)
     return contract
 
 
 def check_contract(tflite, contract=None):
     """Checks a `.tflite` file against its model contract; raises a `ValueError` naming what disagrees.
 
-    Compares the SHA-256, the signature, and each input's and output's dtype, shape and byte
-    size: the mismatch an app would otherwise meet as LiteRT's "Cannot copy to a
-    TensorFlowLite tensor with X bytes from a Java Buffer with Y bytes" (tensorflow/tensorflow#43965).
+    Compares the SHA-256, the size, the signature, and each input's and output's dtype, shape
+    and byte size: the mismatch an app would otherwise meet as LiteRT's "Cannot copy to a
+    TensorFlowLite tensor with X bytes from a Java Buffer with Y bytes" (tensorflow/tensorflow#43965);
+    then the state, tokenizer and sampling sections, with the app's rules (see `read_contract`).
 
     Args:
         tflite: path to the `.tflite` file, or its bytes.
@@ -367,10 +510,12 @@ def check_contract(tflite, contract=None):
     if contract is None:
         if isinstance(tflite, (bytes, bytearray)):
             raise ValueError("`contract` is needed when `tflite` is bytes.")
-        contract = read_contract(contract_path(tflite))
-    elif not isinstance(contract, dict):
-        contract = read_contract(contract)
-    _validate(contract, "`contract`")
+        contract = contract_path(tflite)
+    if isinstance(contract, dict):
+        contract_where = "`contract`"
+    else:
+        contract, contract_where = _read_json(contract), repr(os.fspath(contract))
+    _validate_structure(contract, contract_where)
     content, interpreter = _load(tflite)
     where = "the model" if isinstance(tflite, (bytes, bytearray)) else repr(os.fspath(tflite))
     signature = contract["signature"]
@@ -378,4 +523,5 @@ def check_contract(tflite, contract=None):
     if signature not in signatures:
         raise ValueError(f"The contract is for signature {signature!r}; {where} has {sorted(signatures)}.")
     runner = interpreter.get_signature_runner(signature)
-    return check_details(contract, signature, runner.get_input_details(), runner.get_output_details(), content, where)
+    return _check_details(contract, signature, runner.get_input_details(), runner.get_output_details(), content, where,
+                          contract_where)

@@ -160,3 +160,56 @@ def test_stream_tokens_rejects_bad_arguments():
         stream_tokens(step, np.zeros(3), [1], 3)
     with pytest.raises(ValueError, match="`seed`"):
         stream_tokens(step, zero, [1], 3, seed=2**64)
+
+
+def test_stream_tokens_rejects_prompt_tokens_outside_the_vocabulary():
+    step, fed = counting_step(vocab=6)
+    zero = np.zeros((1, 1), np.float32)
+    with pytest.raises(ValueError, match=r"`prompt` tokens must be in \[0, 6\) \(the step model's 6 logits\), got 6"):
+        stream_tokens(step, zero, [1, 6], 3)
+    with pytest.raises(ValueError, match=r"`prompt` tokens must be in \[0, 6\).*got 9"):
+        stream_tokens(step, zero, [9], 3)
+    assert stream_tokens(step, zero, [5], 1, temperature=0.0) == [5]  # the largest token is fine
+
+
+def test_stream_tokens_checks_the_prompt_against_a_litert_models_vocabulary_before_running_it(tmp_path):
+    import keras
+
+    from keras_dl.export import TFLiteModel
+    from keras_dl.export import export_tflite
+
+    token = keras.Input((), batch_size=1, dtype="int32", name="token")
+    state = keras.Input((4,), batch_size=1, name="state")
+    x = keras.layers.Embedding(16, 4)(token)
+    step = keras.Model({"token": token, "state": state},
+                       {"logits": keras.layers.Dense(16)(x), "state": keras.layers.Add()([x, state])})
+    model = TFLiteModel(export_tflite(step, str(tmp_path / "step.tflite")))
+    calls = []
+    original = model.runner
+
+    class Counting:
+        def __call__(self, **inputs):
+            calls.append(1)
+            return original(**inputs)
+
+        def __getattr__(self, name):
+            return getattr(original, name)
+
+    model.runner = Counting()
+    with pytest.raises(ValueError, match=r"`prompt` tokens must be in \[0, 16\).*got 16"):
+        stream_tokens(model, np.zeros((1, 4), np.float32), [3, 16], 2)
+    assert not calls  # checked before LiteRT ran (which would fail with 'gather index out of bounds')
+    assert len(stream_tokens(model, np.zeros((1, 4), np.float32), [3, 15], 2)) == 2
+
+
+@pytest.mark.parametrize("returned", [
+    lambda logits, state: (logits, state),
+    lambda logits, state: {"logits": logits},
+    lambda logits, state: {"state": state, "probs": logits},
+])
+def test_stream_tokens_says_what_step_must_return(returned):
+    def step(inputs):
+        return returned(np.zeros((1, 4), np.float32), inputs["state"])
+
+    with pytest.raises(TypeError, match=r"`step` must return a dict with 'logits' \[1, vocab\] and 'state'"):
+        stream_tokens(step, np.zeros((1, 1), np.float32), [0], 2)

@@ -177,3 +177,40 @@ def test_package_rejects_what_the_app_could_not_run(step_file, tmp_path, capsys)
     message = error(step_file, "--contract", str(tmp_path / "wrong.json"))
     assert "input 'token': the contract says int64 [1] (8 bytes)" in message and "int32 [1] (4 bytes)" in message
     assert not os.path.exists(tmp_path / "assets" / "model.tflite")
+
+
+@pytest.mark.parametrize("path, value, match", [
+    (("tokenizer", "vocab_size"), 100, "tokenizer.vocab_size"),
+    (("tokenizer", "vocab_size"), 300, "tokenizer.vocab_size"),
+    (("sampling", "algorithm"), "keras_dl.categorical/2", "sampling.algorithm"),
+    (("sampling", "temperature"), "hot", "sampling.temperature"),
+    (("state", 0, "input"), "hidden", "state[0].input"),
+    (("state", 0, "shape"), [1, 64], "state[0].shape"),
+    (("model", "bytes"), 5, "model.bytes"),
+    (("sampling", "token_input"), "tok", "sampling.token_input"),
+])
+def test_package_rejects_contracts_the_app_would_reject(step_file, tmp_path, capsys, path, value, match):
+    contract = read_contract(step_file)
+    target = contract
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with open(tmp_path / "edited.json", "w") as f:
+        json.dump(contract, f)
+    with pytest.raises(SystemExit) as exited:
+        android.main([step_file, "--contract", str(tmp_path / "edited.json"), "--out", str(tmp_path / "assets")])
+    assert exited.value.code == 2
+    assert match in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "assets" / "model.tflite")
+
+
+def test_package_names_a_corrupt_tflite_file(step_file, tmp_path, capsys):
+    corrupt = tmp_path / "step.tflite"
+    with open(step_file, "rb") as f:
+        corrupt.write_bytes(f.read()[:300])  # truncated, its 'TFL3' identifier intact
+    shutil.copyfile(step_file[: -len(".tflite")] + ".contract.json", tmp_path / "step.contract.json")
+    with pytest.raises(SystemExit) as exited:
+        android.main([str(corrupt), "--out", str(tmp_path / "assets")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert str(corrupt) in err and "not a valid TFLite" in err

@@ -139,6 +139,8 @@ def test_a_variable_length_file_runs_at_the_given_length(tmp_path):
     ({"num_threads": 0}, ValueError, "`num_threads`"),
     ({"seed": -1}, ValueError, "`seed`"),
     ({"warmup_seconds": -0.1}, ValueError, "`warmup_seconds`"),
+    ({"warmup_seconds": float("inf")}, ValueError, "`warmup_seconds` must be a finite number >= 0"),
+    ({"warmup_seconds": float("nan")}, ValueError, "`warmup_seconds` must be a finite number >= 0"),
     ({"default_delegates": "yes"}, TypeError, "`default_delegates` must be True, False or None"),
     ({"inputs": "ones"}, ValueError, r"`inputs` must be .* \('zeros', 'random'\)"),
     ({"inputs": {"y": np.zeros((1, 16))}}, ValueError, "`inputs` must have the keys"),
@@ -175,12 +177,37 @@ def test_bad_files_fail_with_the_argument_named(tmp_path, monkeypatch):
     (["{f}", "--num_threads", "1,x"], "`--num_threads` must be a positive int or a comma-separated list"),
     (["{f}", "--num_threads", "1,0"], "`--num_threads` must be a positive int, got 0"),
     (["--graph", "{f}", "--num_runs", "0"], "`--num_runs` must be a positive int"),
-    (["{f}", "--warmup_min_secs", "-1"], "`--warmup_min_secs` must be >= 0"),
+    (["{f}", "--warmup_min_secs", "-1"], "`--warmup_min_secs` must be a finite number >= 0, got -1"),
+    (["{f}", "--warmup_min_secs", "inf"], "`--warmup_min_secs` must be a finite number >= 0, got inf"),
+    (["{f}", "--warmup_min_secs", "nan"], "`--warmup_min_secs` must be a finite number >= 0, got nan"),
+    (["{f}", "--json", "{d}"], "`--json` must be a file path, got the directory"),
     (["{f}", "--json", "/proc/no/such/dir/out.json"], "`--json` must be a writable directory"),
 ])
-def test_the_tool_rejects_bad_flags_with_exit_status_2(dense_file, monkeypatch, capsys, argv, match):
+def test_the_tool_rejects_bad_flags_with_exit_status_2(dense_file, tmp_path, monkeypatch, capsys, argv, match):
     monkeypatch.setattr(benchmark.subprocess, "Popen", _no_process)
     with pytest.raises(SystemExit) as exit_info:
-        litert_bench.main([a.format(f=dense_file) for a in argv])
+        litert_bench.main([a.format(f=dense_file, d=tmp_path) for a in argv])
     assert exit_info.value.code == 2
-    assert match in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert match in err
+    assert "warm-up" not in err  # rejected before any progress line
+
+
+@pytest.mark.parametrize("content, match", [
+    (None, "`model`: no .tflite file at"),
+    (b"not a flatbuffer at all", "not a TFLite file"),
+    ("truncated", "not a readable TFLite file (truncated or corrupt?)"),
+])
+def test_the_tool_rejects_bad_files_before_any_progress(dense_file, tmp_path, monkeypatch, capsys, content, match):
+    monkeypatch.setattr(benchmark.subprocess, "Popen", _no_process)
+    path = tmp_path / "model.tflite"
+    if content == "truncated":
+        content = open(dense_file, "rb").read()[:200]
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SystemExit) as exit_info:
+        litert_bench.main([str(path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert match in err and str(path) in err
+    assert "[1/1]" not in err

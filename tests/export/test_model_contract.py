@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 
 import keras
@@ -134,7 +135,7 @@ def test_read_contract_rejects_missing_corrupt_and_other_versions(lm_file, tmp_p
 def test_model_contract_rejects_bad_options(lm_file):
     with pytest.raises(ValueError, match="`tokenizer` must be a dict"):
         model_contract(lm_file, tokenizer={"type": "wordpiece", "vocab_size": 10})
-    with pytest.raises(ValueError, match=r"`sampling\['logits_output'\]` must name a float output"):
+    with pytest.raises(ValueError, match=r"`sampling\['logits_output'\]` must name a float32 output"):
         model_contract(lm_file, sampling={"logits_output": "probs"})
     with pytest.raises(ValueError, match=r"`sampling\['temperature'\]`"):
         model_contract(lm_file, sampling={"temperature": -1.0})
@@ -148,3 +149,56 @@ def test_model_contract_rejects_bad_options(lm_file):
         model_contract("missing.tflite")
     assert model_contract(lm_file, normalization={"token": "ids of my vocabulary"})["inputs"][1]["normalization"] == (
         "ids of my vocabulary")
+
+
+# Edits to a step model's contract that the app's Java ModelContract rejects (or that contradict the file): the
+# SHA-256 stays right, so only the section checks can catch them. (path, value, words the message must hold).
+APP_REJECTED_EDITS = [
+    (("tokenizer", "vocab_size"), 100, "tokenizer.vocab_size"),
+    (("tokenizer", "vocab_size"), 300, "tokenizer.vocab_size"),
+    (("sampling", "algorithm"), "keras_dl.categorical/2", "sampling.algorithm"),
+    (("sampling", "temperature"), "hot", "sampling.temperature"),
+    (("state", 0, "input"), "hidden", "state[0].input"),
+    (("state", 0, "shape"), [1, 64], "state[0].shape"),
+    (("sampling", "token_input"), "tok", "sampling.token_input"),
+    (("sampling", "logits_output"), "token", "sampling.logits_output"),
+    (("sampling", "top_k"), -3, "sampling.top_k"),
+    (("sampling", "seed"), 1.5, "sampling.seed"),
+    (("state", 0, "initial"), "random", "state[0].initial"),
+    (("model", "sha256"), None, "model.sha256"),
+    (("inputs", 0, "shape"), [1, "a"], "shape"),
+    (("version",), True, "version"),
+]
+
+
+def edited(contract, path, value):
+    contract = json.loads(json.dumps(contract))
+    target = contract
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return contract
+
+
+@pytest.mark.parametrize("path, value, match", APP_REJECTED_EDITS, ids=lambda v: repr(v) if not isinstance(v, str) else v)
+def test_read_contract_rejects_every_section_the_app_rejects(lm_file, tmp_path, path, value, match):
+    contract = read_contract(lm_file)
+    (tmp_path / "ok.contract.json").write_text(json.dumps(contract))
+    assert read_contract(tmp_path / "ok.contract.json") == contract  # the unedited contract reads
+    (tmp_path / "c.contract.json").write_text(json.dumps(edited(contract, path, value)))
+    with pytest.raises(ValueError, match=re.escape(match)):
+        read_contract(tmp_path / "c.contract.json")
+
+
+def test_check_contract_compares_the_files_size(lm_file):
+    contract = read_contract(lm_file)
+    contract["model"]["bytes"] = 5
+    with pytest.raises(ValueError, match=r"model\.bytes.* 5 .*the file has \d+ bytes"):
+        check_contract(lm_file, contract)
+
+
+def test_a_corrupt_tflite_file_is_named(lm_file, tmp_path):
+    corrupt = tmp_path / "corrupt.tflite"
+    corrupt.write_bytes(open(lm_file, "rb").read()[:200])
+    with pytest.raises(ValueError, match=re.escape(repr(str(corrupt))) + ".*not a valid TFLite"):
+        check_contract(str(corrupt), read_contract(lm_file))
