@@ -161,6 +161,20 @@ def lm_case(make, **kwargs):
                 tflite_model=lambda model: model.step_model(), **kwargs)
 
 
+def image_inputs(rng, channels=2):
+    return rng.random((B, 6, 6, channels)).astype(np.float32)
+
+
+def image_model(layer, masking=False):
+    """A layer over `[batch, 6, 6, 2]` images (a gated block gets the image as both its stacks)."""
+    inputs = keras.Input((6, 6, 2))
+    return keras.Model(inputs, layer([inputs, inputs]) if isinstance(layer, layers.GatedPixelCNNBlock) else layer(inputs))
+
+
+def compile_pixelcnn(model):
+    model.compile(keras.optimizers.Adam(0.01))
+
+
 SCHEDULE = sparsity.PolynomialDecay(0.0, 0.5, begin_step=0, end_step=4, frequency=1)
 
 CASES = {
@@ -200,6 +214,16 @@ CASES = {
                  inputs=sequence_inputs, output_shapes=(B, T, 4), mask=True, phone=True),
     "GRU": Case(make=lambda: layers.GRU(4, return_sequences=True, recurrent_dropout=0.2), model=in_model,
                 inputs=sequence_inputs, output_shapes=(B, T, 4), mask=True, phone=True),
+    # Causal convolutions (WaveNet).
+    "CausalConv1D": Case(make=lambda: layers.CausalConv1D(4, 3, dilation_rate=2), model=in_model,
+                         inputs=sequence_inputs, output_shapes=(B, T, 4), phone=True),
+    "WaveNetBlock": Case(make=lambda: layers.WaveNetBlock(D, 4, dilation_rate=2), model=in_model,
+                         inputs=sequence_inputs, output_shapes=((B, T, D), (B, T, 4)), phone=True),
+    # PixelCNN layers, over images.
+    "MaskedConv2D": Case(make=lambda: layers.MaskedConv2D(4, 3, mask_type="A", channel_groups=2), model=image_model,
+                         inputs=image_inputs, output_shapes=(B, 6, 6, 4), phone=True),
+    "GatedPixelCNNBlock": Case(make=lambda: layers.GatedPixelCNNBlock(4, mask_type="A"), model=image_model,
+                               inputs=image_inputs, output_shapes=[(B, 6, 6, 4), (B, 6, 6, 4)], phone=True),
     # Latent variables and likelihoods.
     "GaussianSample": Case(make=layers.GaussianSample, model=sampler_model, inputs=sequence_inputs,
                            output_shapes=(B, T, 4), phone=True),
@@ -218,6 +242,14 @@ CASES = {
                     inputs=lambda rng: rng.integers(0, 65536, (B, T + 1)).astype(np.int32),
                     output_shapes={"coarse": (B, T, 256), "fine": (B, T, 256)}, phone=True,
                     tflite_model=lambda model: model.step_model()),
+    "WaveNet": Case(make=lambda: models.WaveNet(VOCAB, residual_channels=4, skip_channels=4, head_channels=4,
+                                                num_layers=3, dilation_cycle=2),
+                    inputs=tokens, output_shapes=(B, T, VOCAB), phone=True,
+                    tflite_model=lambda model: model.step_model()),
+    "PixelCNN": Case(make=lambda: models.PixelCNN((6, 6, 2), levels=4, filters=4, num_layers=2, gated=True,
+                                                  first_kernel_size=3),
+                     inputs=image_inputs, output_shapes=(B, 6, 6, 8), compile=compile_pixelcnn,
+                     train_data=lambda rng: np.round(image_inputs(rng) * 3) / 3),
     "Seq2Seq": Case(make=lambda: models.Seq2Seq(VOCAB, VOCAB, embedding_dim=4, units=4, bidirectional=True,
                                                  scheduled_sampling=models.ScheduledSampling("constant", k=0.5)),
                     inputs=seq2seq_inputs, output_shapes=(B, T - 1, VOCAB), phone=True,

@@ -2,6 +2,10 @@
 
 from keras_dl.data.audio import coarse_fine
 from keras_dl.data.audio import dual_softmax_dataset
+from keras_dl.data.audio import mu_law_dataset
+from keras_dl.data.audio import mu_law_decode
+from keras_dl.data.audio import mu_law_encode
+from keras_dl.data.audio import pcm16_to_float
 from keras_dl.data.audio import sum_of_sines
 from keras_dl.data.datasets import EMBEDDED_DATASETS
 from keras_dl.data.datasets import SPLITS

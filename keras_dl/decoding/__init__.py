@@ -1,10 +1,13 @@
 """Decoding: one loop for beam search, greedy search and sampling (temperature, top-k, top-p) over any step function."""
 
+from keras_dl.decoding.pixels import sample_pixels
 from keras_dl.decoding.sampling import GENERATOR
 from keras_dl.decoding.sampling import SAMPLING_ALGORITHM
 from keras_dl.decoding.sampling import SplitMix64
 from keras_dl.decoding.sampling import generate
+from keras_dl.decoding.sampling import generate_cached
 from keras_dl.decoding.sampling import generate_dual_softmax
+from keras_dl.decoding.sampling import generate_naive
 from keras_dl.decoding.sampling import sample_categorical
 from keras_dl.decoding.sampling import sample_from_logits
 from keras_dl.decoding.sampling import stream_tokens

@@ -386,3 +386,90 @@ def stream_tokens(step, state, prompt, length, temperature=1.0, top_k=None, seed
         tokens.append(token)
         seen.append(logits[0])
     return (tokens, np.stack(seen)) if trace else tokens
+
+
+# --- Autoregressive sample generation (WaveNet): the whole window per sample, or a cached step. ---
+
+
+def _zero_states(step):
+    """Inputs of `step` fed back from its outputs of the same name (a Keras step model or a `TFLiteModel`)."""
+    if hasattr(step, "runner"):
+        outputs = step.runner.get_output_details()
+        return {name: np.zeros(d["shape"], d["dtype"]) for name, d in step.runner.get_input_details().items()
+                if name in outputs}
+    outputs = step.output if isinstance(step.output, dict) else {}
+    return {t.name: np.zeros((1, *t.shape[1:]), t.dtype) for t in step.inputs if t.name in outputs}
+
+
+def generate_cached(step, length, states=None, first_sample=128, temperature=1.0, seed=None):
+    """Fast generation (Paine et al. 2016): one call of a step model per sample, its cached states carried.
+
+    For a step model speaking `{"sample": int32[1], <states>} -> {"logits": [1, levels],
+    <states>}`, such as `WaveNet.step_model()` (its states are the convolutions' queues of
+    past inputs) on Keras or LiteRT. Each sample is drawn with `sample_from_logits` from
+    `numpy.random.default_rng(seed)`, one draw per sample, as `generate_naive` does: where
+    the two see the same logits they return the same samples.
+
+    Args:
+        step: the step model (a Keras model or a `TFLiteModel`).
+        length: number of samples to draw.
+        states: dict state name -> array; by default zeros (the state before any sample).
+        first_sample: the code fed before the first drawn one (128: mu-law silence).
+        temperature: softmax temperature; 0 means greedy.
+        seed: seed of the draws.
+
+    Returns:
+        list of `length` ints.
+
+    Example:
+    >>> def step(inputs):  # predicts sample + 1 of 5, with a one-step queue it ignores
+    ...     return {"logits": np.eye(5)[(inputs["sample"] + 1) % 5] * 50, "queue": inputs["queue"]}
+    >>> generate_cached(step, 4, states={"queue": np.zeros((1, 1))}, first_sample=0, seed=0)
+    [1, 2, 3, 4]
+    """
+    length = _checks.positive_int("length", length)
+    first_sample = _checks.non_negative_int("first_sample", first_sample)
+    if states is None:
+        states = _zero_states(step)
+    rng = np.random.default_rng(seed)
+    previous, sampled = first_sample, []
+    for _ in range(length):
+        outputs = step({"sample": np.array([previous], np.int32), **states})
+        previous = sample_from_logits(np.asarray(outputs["logits"]), temperature, rng)
+        states = {name: np.asarray(outputs[name]) for name in states}
+        sampled.append(previous)
+    return sampled
+
+
+def generate_naive(model, length, context, first_sample=128, temperature=1.0, seed=None):
+    """Naive generation: each sample from the sequence model run over the last `context` samples.
+
+    What `generate_cached` computes, at O(`context`) per sample instead of O(1) in the
+    window: with `context` at least the model's receptive field (`WaveNet.receptive_field`),
+    the last output is exactly the one the whole history would give, and the draws are
+    `generate_cached`'s.
+
+    Args:
+        model: callable taking int32 `[1, T]` codes and returning `[1, T, levels]` logits
+            of each next code (a `WaveNet`).
+        length, first_sample, temperature, seed: as in `generate_cached`.
+        context: the number of past samples each step reads.
+
+    Returns:
+        list of `length` ints.
+
+    Example:
+    >>> def model(codes):  # predicts the previous sample + 1 of 5
+    ...     return np.eye(5)[(codes + 1) % 5] * 50
+    >>> generate_naive(model, 4, context=1, first_sample=0, seed=0)
+    [1, 2, 3, 4]
+    """
+    length = _checks.positive_int("length", length)
+    context = _checks.positive_int("context", context)
+    first_sample = _checks.non_negative_int("first_sample", first_sample)
+    rng = np.random.default_rng(seed)
+    history = [first_sample]
+    for _ in range(length):
+        logits = np.asarray(model(np.array([history[-context:]], np.int32)))
+        history.append(sample_from_logits(logits[:, -1], temperature, rng))
+    return history[1:]

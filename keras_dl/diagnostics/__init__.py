@@ -15,3 +15,5 @@ from keras_dl.diagnostics.plots import plot_log_curves
 from keras_dl.diagnostics.plots import plot_points
 from keras_dl.diagnostics.plots import plot_sequential_jacobian
 from keras_dl.diagnostics.plots import plot_spectral_radii
+from keras_dl.diagnostics.receptive_field import plot_receptive_field
+from keras_dl.diagnostics.receptive_field import receptive_field

@@ -8,6 +8,8 @@ from keras_dl.layers.attention import LuongAttention
 from keras_dl.layers.attention import LuongMonotonicAttention
 from keras_dl.layers.attention import hardmax
 from keras_dl.layers.attention import monotonic_attention
+from keras_dl.layers.causal_conv import CausalConv1D
+from keras_dl.layers.causal_conv import WaveNetBlock
 from keras_dl.layers.cells import ClockworkCell
 from keras_dl.layers.cells import CoarseFineGRUCell
 from keras_dl.layers.cells import DelayCell
@@ -31,6 +33,8 @@ from keras_dl.layers.distributions import get_likelihood
 from keras_dl.layers.latent import GaussianSample
 from keras_dl.layers.latent import InverseAutoregressiveFlow
 from keras_dl.layers.latent import made_masks
+from keras_dl.layers.masked_conv import GatedPixelCNNBlock
+from keras_dl.layers.masked_conv import MaskedConv2D
 from keras_dl.layers.memory import NTMCell
 from keras_dl.layers.reservoir import EchoStateCell
 from keras_dl.layers.rnn import GRU

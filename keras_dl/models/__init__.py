@@ -25,6 +25,7 @@ from keras_dl.models.gan import non_saturating_generator_loss
 from keras_dl.models.gan import wasserstein_discriminator_loss
 from keras_dl.models.gan import wasserstein_generator_loss
 from keras_dl.models.language_model import RNNLanguageModel
+from keras_dl.models.pixelcnn import PixelCNN
 from keras_dl.models.recurrent import RecurrentNetwork
 from keras_dl.models.seq2seq import ScheduledSampling
 from keras_dl.models.seq2seq import Seq2Seq
@@ -33,3 +34,4 @@ from keras_dl.models.sparse_rnn import WaveRNN
 from keras_dl.models.transformer import TransformerLM
 from keras_dl.models.transformer import TransformerSeq2Seq
 from keras_dl.models.vae import VAE
+from keras_dl.models.wavenet import WaveNet

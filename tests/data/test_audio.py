@@ -1,7 +1,12 @@
 import numpy as np
+import pytest
 
 from keras_dl.data import coarse_fine
 from keras_dl.data import dual_softmax_dataset
+from keras_dl.data import mu_law_dataset
+from keras_dl.data import mu_law_decode
+from keras_dl.data import mu_law_encode
+from keras_dl.data import pcm16_to_float
 from keras_dl.data import sum_of_sines
 
 
@@ -28,3 +33,38 @@ def test_dual_softmax_targets_are_the_next_samples_bytes():
     window, targets = next(iter(dual_softmax_dataset(samples, 3, shuffle=False, repeat=False)))
     np.testing.assert_array_equal(window.numpy(), samples)
     np.testing.assert_array_equal(targets["coarse"].numpy() * 256 + targets["fine"].numpy(), samples[:, 1:])
+
+
+def test_mu_law_is_g711_companding_on_256_levels():
+    x = np.linspace(-1, 1, 2001)
+    codes = mu_law_encode(x)
+    # F(x) = sign(x) ln(1 + 255 |x|) / ln 256, then (F + 1) / 2 on 0..255, rounded.
+    expected = np.floor((np.sign(x) * np.log(1 + 255 * np.abs(x)) / np.log(256) + 1) / 2 * 255 + 0.5)
+    np.testing.assert_array_equal(codes, expected)
+    assert codes.min() == 0 and codes.max() == 255 and np.all(np.diff(codes) >= 0)
+    # Finer steps near silence than near full scale: 0.01 spans many codes, 0.98..0.99 at most one.
+    assert mu_law_encode(0.01) - mu_law_encode(0.0) >= 25 and mu_law_encode(0.99) - mu_law_encode(0.98) <= 1
+    np.testing.assert_array_equal(mu_law_encode(mu_law_decode(np.arange(256))), np.arange(256))
+    # Decoding is the inverse of the companding at each level's centre.
+    np.testing.assert_allclose(mu_law_decode(np.array([0, 64, 192, 255])),
+                               [-1, -(256 ** (1 - 128 / 255) - 1) / 255, (256 ** (129 / 255) - 1) / 255, 1], rtol=1e-6)
+
+
+def test_mu_law_dataset_pairs_each_code_with_the_next():
+    samples = sum_of_sines(6, 33, seed=2)
+    inputs, targets = next(iter(mu_law_dataset(samples, 6, shuffle=False, repeat=False)))
+    codes = mu_law_encode(pcm16_to_float(samples))
+    np.testing.assert_array_equal(inputs.numpy(), codes[:, :-1])
+    np.testing.assert_array_equal(targets.numpy(), codes[:, 1:])
+    assert pcm16_to_float(np.array([0, 65535])).tolist() == [-1.0, 1.0]
+
+
+def test_mu_law_errors_name_the_argument():
+    with pytest.raises(ValueError, match="`codes`"):
+        mu_law_decode(np.array([256]))
+    with pytest.raises(ValueError, match="`mu`"):
+        mu_law_encode(0.0, mu=1)
+    with pytest.raises(ValueError, match="`samples`"):
+        mu_law_dataset(np.zeros((3, 1), np.int32), 2)
+    with pytest.raises(ValueError, match="`samples`"):
+        pcm16_to_float(np.array([70000]))
