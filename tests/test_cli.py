@@ -97,7 +97,8 @@ def test_every_command_explains_itself(command, capsys):
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["train", "no_such_recipe"], "recipe 'no_such_recipe' is unknown; expected one of char_rnn, digit_classifier"),
+        (["train", "no_such_recipe"], "recipe 'no_such_recipe' is unknown; expected one of char_rnn, digit_classifier, "
+                                      "gan, long_term, ntm, pixelcnn, seq2seq, vae, wavenet."),
         (["export", "/no/such/dir", "--format", "tflite"], "`PATH`: no file or directory"),
         (["export", ".", "--format", "tflite", "--timesteps", "0"], "`--timesteps`"),
         (["export", ".", "--format", "tflite", "--timesteps", "5", "--streaming"], "`--timesteps` does not apply"),
@@ -116,6 +117,8 @@ def test_bad_cli_input_names_the_argument(argv, match, capsys):
 @pytest.mark.parametrize("argv, match", [
     (["train", "char_rnn", "--out", "/tmp/unused", "--hidden", "-1"], "`--hidden`"),
     (["train", "long_term", "--out", "/tmp/unused", "--length", "0"], "`--length`"),
+    (["train", "pixelcnn", "--out", "/tmp/unused", "--filters", "0"], "`--filters`"),
+    (["train", "wavenet", "--out", "/tmp/unused", "--num-layers", "0"], "`--num-layers`"),
     # The export/ tools, installed as keras_dl.deploy, behind `keras-dl deploy NAME`.
     (["deploy", "serving", "/no/such.keras", "--repository", "/tmp/unused", "--name", "m"], "no file or directory"),
     (["deploy", "serving", "/no/such.keras", "--repository", "/tmp/unused", "--name", "m", "--label", "x"],
