@@ -136,7 +136,6 @@ def _generators(model, directory, cfg):
     rf = model.receptive_field
     step = model.step_model()
     keras_step = tf.function(step)
-    queues = model.initial_queues()
     spec = [tf.TensorSpec([1, rf], tf.int32, name="samples")]
     keras_window = tf.function(lambda codes: model(codes), input_signature=spec)
     step_path = export_tflite(step, os.path.join(directory, f"wavenet_rf{rf}_step.tflite"))
@@ -146,9 +145,9 @@ def _generators(model, directory, cfg):
     lite_step = TFLiteModel(step_path, num_threads=1)
     lite_window = _litert_sequence(TFLiteModel(sequence_path, num_threads=1))
     return {
-        ("keras", "fast"): lambda n, seed: generate_cached(keras_step, n, states=queues, seed=seed),
+        ("keras", "fast"): lambda n, seed: generate_cached(keras_step, n, model.queues(), seed=seed),
         ("keras", "naive"): lambda n, seed: generate_naive(_PaddedWindow(keras_window, rf), n, rf, seed=seed),
-        ("litert", "fast"): lambda n, seed: generate_cached(lite_step, n, seed=seed),
+        ("litert", "fast"): lambda n, seed: generate_cached(lite_step, n, model.queues(), seed=seed),
         ("litert", "naive"): lambda n, seed: generate_naive(_PaddedWindow(lite_window, rf), n, rf, seed=seed),
     }, step_path, sequence_path
 

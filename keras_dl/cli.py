@@ -135,7 +135,16 @@ def cmd_export(args):
         raise ValueError(f"`--out` must end with '.tflite' for --format tflite, got {args.out!r}.")
     model = load_model(args.path)
     options = {"quantization": args.quantization, "sparse": args.sparse}
-    if hasattr(model, "step_model"):
+    from keras_dl.models import RNNLanguageModel
+
+    own_step = not isinstance(model, RNNLanguageModel) and hasattr(model, "step_model")
+    if own_step:
+        # WaveNet, WaveRNN: what streams (and what a phone runs) is their own step model.
+        if args.timesteps is not None:
+            raise ValueError(f"`--timesteps` does not apply to a {type(model).__name__}: it exports its step model, "
+                             "which takes one step.")
+        model, args.streaming = model.step_model(), False
+    if isinstance(model, RNNLanguageModel):
         # A language model: its own streaming step export into the training directory.
         if args.timesteps is not None or args.out:
             raise ValueError("`--timesteps` and `--out` are for sequence models; a language model exports its "
@@ -144,7 +153,7 @@ def cmd_export(args):
         path, info = _export(model, directory, args.format, **(options if args.format == "tflite" else {}))
     else:
         stem = os.path.splitext(os.path.join(args.path, MODEL_FILE) if os.path.isdir(args.path) else args.path)[0]
-        suffix = "_step" if args.streaming else ""
+        suffix = "_step" if args.streaming or own_step else ""
         out = args.out or (stem + suffix + (".tflite" if args.format == "tflite" else "_saved_model"))
         path, info = _export_any(model, out, args)
     print(json.dumps({"path": path, **info}, indent=2))
@@ -263,7 +272,8 @@ def build_parser():
         "ops only, check it against Keras on random inputs and print the result as JSON. Without --timesteps "
         "the .tflite file accepts any sequence length; --streaming exports the single-step model instead. A "
         f"language model trained by `keras-dl train char_rnn` (DIR/{MODEL_FILE}) is written as DIR/{TFLITE_FILE}, "
-        f"its streaming step model, or DIR/{SAVED_MODEL_DIR} (TensorFlow Serving).")
+        f"its streaming step model, or DIR/{SAVED_MODEL_DIR} (TensorFlow Serving). A model with its own step "
+        "model (WaveNet, WaveRNN) is exported as that step model, NAME_step.tflite beside NAME.keras.")
     export.add_argument("path", help="a .keras file or a directory written by `keras-dl train`")
     export.add_argument("--format", required=True, choices=("saved_model", "tflite"))
     export.add_argument("--quantization", default="float32", choices=("float32", "float16", "dynamic_int8"),

@@ -5,10 +5,10 @@ random frequencies, amplitudes and phases per window), mu-law coded to 256 level
 Trains `keras_dl.models.WaveNet` (`--num-layers` gated blocks, dilations cycling 1 ..
 2^(`--dilation-cycle` - 1); `--output categorical` or `logistic_mixture`) with `fit` on windows of
 `--window` samples, then evaluates held-out bits per sample next to the training codes' unigram
-(the baseline it must beat). Its step model (`WaveNet.step_model()`, each convolution's queue of
-past inputs as state) is exported to LiteRT with built-in ops (checked against Keras), and
-`--seconds` of audio are generated from it one sample per `invoke()`
-(`keras_dl.decoding.generate_cached`).
+(the baseline it must beat). Its step model (`WaveNet.step_model()`: a sample and each convolution's
+past taps in, the logits and each convolution's input out) is exported to LiteRT with built-in ops (checked against Keras), and
+`--seconds` of audio are generated from it one sample per `invoke()`, the queues of past inputs kept
+in ring buffers (`keras_dl.decoding.generate_cached`).
 Writes to `--out`: `metrics.json`, `learning_curve.png` (bits per sample per epoch),
 `generated.wav` (16-bit PCM, mono), `generated.png` (waveform and spectrogram), the model
 (`wavenet.keras`) and `step.tflite`. A killed run continues when the same command runs again.
@@ -146,7 +146,8 @@ def run(args):
     litert = export.verify_tflite(step, tflite)
     length = int(round(args.seconds * SAMPLE_RATE))
     start = time.perf_counter()
-    codes = generate_cached(export.TFLiteModel(tflite), length, temperature=args.temperature, seed=args.seed)
+    codes = generate_cached(export.TFLiteModel(tflite), length, model.queues(), temperature=args.temperature,
+                            seed=args.seed)
     generation_seconds = time.perf_counter() - start
     write_wav(os.path.join(args.out, "generated.wav"), codes)
     plot_audio(os.path.join(args.out, "generated.png"), codes,

@@ -78,6 +78,23 @@ def test_export_any_keras_file_to_tflite_and_its_step_model(tmp_path):
     assert step["path"] == str(tmp_path / "tagger_step.tflite") and step["max_abs_diff"] < 0.05
 
 
+def test_export_of_a_model_with_its_own_step_model_writes_that_step(tmp_path):
+    import numpy as np
+
+    from keras_dl.export import TFLiteModel
+    from keras_dl.models import WaveNet
+
+    model = WaveNet(residual_channels=4, skip_channels=4, head_channels=4, num_layers=2, dilation_cycle=2)
+    model(np.zeros((1, 5), np.int32))
+    model.save(tmp_path / "wavenet.keras")
+    exported = json.loads(keras_dl("export", str(tmp_path / "wavenet.keras"), "--format", "tflite").stdout)
+    assert exported["path"] == str(tmp_path / "wavenet_step.tflite") and exported["max_abs_diff"] < 1e-5
+    assert sorted(TFLiteModel(exported["path"]).input_names) == ["sample", "taps"]
+    refused = keras_dl("export", str(tmp_path / "wavenet.keras"), "--format", "tflite", "--timesteps", "4",
+                       check=False)
+    assert refused.returncode != 0 and "`--timesteps` does not apply to a WaveNet" in refused.stderr
+
+
 def run_in_process(argv, capsys):
     """`keras-dl ARGV` in this process (no TensorFlow start-up): `(exit code, stdout, stderr)`."""
     from keras_dl import cli

@@ -1,6 +1,7 @@
 """Decoding: one loop for beam search, greedy search and sampling (temperature, top-k, top-p) over any step function."""
 
 from keras_dl.decoding.pixels import sample_pixels
+from keras_dl.decoding.queues import ConvQueues
 from keras_dl.decoding.sampling import GENERATOR
 from keras_dl.decoding.sampling import SAMPLING_ALGORITHM
 from keras_dl.decoding.sampling import SplitMix64

@@ -391,52 +391,59 @@ def stream_tokens(step, state, prompt, length, temperature=1.0, top_k=None, seed
 # --- Autoregressive sample generation (WaveNet): the whole window per sample, or a cached step. ---
 
 
-def _zero_states(step):
-    """Inputs of `step` fed back from its outputs of the same name (a Keras step model or a `TFLiteModel`)."""
-    if hasattr(step, "runner"):
-        outputs = step.runner.get_output_details()
-        return {name: np.zeros(d["shape"], d["dtype"]) for name, d in step.runner.get_input_details().items()
-                if name in outputs}
-    outputs = step.output if isinstance(step.output, dict) else {}
-    return {t.name: np.zeros((1, *t.shape[1:]), t.dtype) for t in step.inputs if t.name in outputs}
+def generate_cached(step, length, queues, first_sample=128, temperature=1.0, seed=None, global_condition=None,
+                    local_condition=None):
+    """Fast generation (Paine et al. 2016): one step per sample, each convolution's past inputs kept in ring buffers.
 
-
-def generate_cached(step, length, states=None, first_sample=128, temperature=1.0, seed=None):
-    """Fast generation (Paine et al. 2016): one call of a step model per sample, its cached states carried.
-
-    For a step model speaking `{"sample": int32[1], <states>} -> {"logits": [1, levels],
-    <states>}`, such as `WaveNet.step_model()` (its states are the convolutions' queues of
-    past inputs) on Keras or LiteRT. Each sample is drawn with `sample_from_logits` from
-    `numpy.random.default_rng(seed)`, one draw per sample, as `generate_naive` does: where
-    the two see the same logits they return the same samples.
+    For a step model speaking `{"sample": int32[1], "taps": [1, convolutions, k - 1, channels]}
+    -> {"logits": [1, levels], "pushed": [1, convolutions, channels]}`, such as
+    `WaveNet.step_model()`, on Keras or LiteRT: each step reads `queues.taps()` and pushes
+    what the step returns, so a sample costs the same whatever the receptive field. Each
+    sample is drawn with `sample_from_logits` from `numpy.random.default_rng(seed)`, one draw
+    per sample, as `generate_naive` does: where the two see the same logits they return the
+    same samples.
 
     Args:
         step: the step model (a Keras model or a `TFLiteModel`).
         length: number of samples to draw.
-        states: dict state name -> array; by default zeros (the state before any sample).
+        queues: the `ConvQueues` to read and push (`WaveNet.queues()` for a fresh start); they
+            are moved on, so a second call continues the first.
         first_sample: the code fed before the first drawn one (128: mu-law silence).
         temperature: softmax temperature; 0 means greedy.
-        seed: seed of the draws.
+        seed: seed of the draws, or a `numpy.random.Generator` to go on drawing from.
+        global_condition: float `[1, dim]` fed at every step, for a model that has one.
+        local_condition: float `[1, length, dim]`, row `t` fed at step `t`, for a model that has
+            one (`WaveNet.upsample_local_condition` makes it from frames).
 
     Returns:
         list of `length` ints.
 
     Example:
-    >>> def step(inputs):  # predicts sample + 1 of 5, with a one-step queue it ignores
-    ...     return {"logits": np.eye(5)[(inputs["sample"] + 1) % 5] * 50, "queue": inputs["queue"]}
-    >>> generate_cached(step, 4, states={"queue": np.zeros((1, 1))}, first_sample=0, seed=0)
+    >>> from keras_dl.decoding import ConvQueues
+    >>> def step(inputs):  # predicts sample + 1 of 5; pushes its (ignored) input
+    ...     return {"logits": np.eye(5)[(inputs["sample"] + 1) % 5] * 50, "pushed": inputs["taps"][:, :, 0]}
+    >>> generate_cached(step, 4, ConvQueues([1], kernel_size=2, channels=1), first_sample=0, seed=0)
     [1, 2, 3, 4]
     """
     length = _checks.positive_int("length", length)
     first_sample = _checks.non_negative_int("first_sample", first_sample)
-    if states is None:
-        states = _zero_states(step)
+    constant = {}
+    if global_condition is not None:
+        constant["global_condition"] = np.asarray(global_condition, np.float32)
+    if local_condition is not None:
+        local_condition = np.asarray(local_condition, np.float32)
+        if local_condition.ndim != 3 or local_condition.shape[1] < length:
+            raise ValueError(f"`local_condition` must be [batch, >= length ({length}), dim], one row per sample, "
+                             f"got shape {local_condition.shape}.")
     rng = np.random.default_rng(seed)
     previous, sampled = first_sample, []
-    for _ in range(length):
-        outputs = step({"sample": np.array([previous], np.int32), **states})
+    for t in range(length):
+        inputs = {"sample": np.array([previous], np.int32), "taps": queues.taps(), **constant}
+        if local_condition is not None:
+            inputs["local_condition"] = local_condition[:, t]
+        outputs = step(inputs)
+        queues.push(outputs["pushed"])
         previous = sample_from_logits(np.asarray(outputs["logits"]), temperature, rng)
-        states = {name: np.asarray(outputs[name]) for name in states}
         sampled.append(previous)
     return sampled
 

@@ -1,4 +1,4 @@
-"""Causal dilated convolutions and WaveNet's gated residual block, each with a one-step form over a queue of past inputs.
+"""Causal dilated convolutions and WaveNet's gated residual block, each with a one-step form over its past inputs.
 
 The step forms are what fast WaveNet generation (Paine et al. 2016) caches: a layer with
 kernel size `k` and dilation `d` reads its inputs `0, d, ..., (k - 1) d` steps back, so it
@@ -18,9 +18,9 @@ class CausalConv1D(keras.layers.Conv1D):
 
     Output `t` reads inputs `t - (kernel_size - 1) * dilation_rate, ..., t - dilation_rate, t`
     (zeros before the start): it never sees the future. `step` computes one output from the
-    current input and the queue of the `queue_length` inputs before it, and returns the
-    queue moved on by one step; run from a zero queue, it gives the sequence form's outputs
-    one at a time.
+    current input and its `kernel_size - 1` past taps (which a ring of its last `queue_length`
+    inputs, `keras_dl.decoding.ConvQueues`, keeps); fed from zero taps at the start, it gives
+    the sequence form's outputs one at a time.
 
     Args:
         filters: number of output channels.
@@ -36,12 +36,14 @@ class CausalConv1D(keras.layers.Conv1D):
     Returns from a call float `[batch, time, filters]`.
 
     Example:
+    >>> from keras_dl.decoding import ConvQueues
     >>> conv = CausalConv1D(4, kernel_size=2, dilation_rate=8)
     >>> x = np.random.default_rng(0).normal(size=(1, 20, 3)).astype("float32")
     >>> y = conv(x)
-    >>> queue = np.zeros((1, conv.queue_length, 3), "float32")   # the 8 inputs before the first
+    >>> queues = ConvQueues([8], kernel_size=2, channels=3)   # a ring of the last 8 inputs
     >>> for t in range(20):
-    ...     y_t, queue = conv.step(x[:, t], queue)
+    ...     y_t = conv.step(x[:, t], queues.taps()[:, 0])
+    ...     queues.push(x[:, t][:, None])
     >>> bool(np.allclose(y_t, y[:, -1], atol=1e-5)), conv.queue_length
     (True, 8)
     """
@@ -58,39 +60,36 @@ class CausalConv1D(keras.layers.Conv1D):
 
     @property
     def queue_length(self):
-        """How many past inputs the step form keeps: `dilation_rate * (kernel_size - 1)`."""
+        """How many past inputs the step form needs kept: `dilation_rate * (kernel_size - 1)`."""
         return self.dilation_rate[0] * (self.kernel_size[0] - 1)
 
-    def step(self, inputs, queue=None):
-        """One output from the current input and the queue of past inputs.
+    def step(self, inputs, taps=None):
+        """One output from the current input and the past inputs it reads.
 
         Args:
             inputs: float `[batch, channels]`, the input at step `t`.
-            queue: float `[batch, queue_length, channels]`, the inputs at `t - queue_length ..
-                t - 1` (oldest first; zeros before the start); `None` when `queue_length` is 0.
+            taps: float `[batch, kernel_size - 1, channels]`, the inputs at `t - (kernel_size - 1)
+                * dilation_rate, ..., t - dilation_rate` (oldest first; zeros before the start), as
+                `keras_dl.decoding.ConvQueues` keeps them; `None` when `kernel_size` is 1.
 
         Returns:
-            `(outputs [batch, filters], new_queue)`, the queue of `t - queue_length + 1 .. t`.
+            float `[batch, filters]`, the sequence form's output at step `t`.
         """
-        if self.queue_length:
-            if queue is None:
-                raise ValueError(f"`queue` of shape [batch, {self.queue_length}, channels] is needed: layer "
-                                 f"{self.name!r} reads {self.queue_length} past inputs.")
-            window = ops.concatenate([queue, ops.expand_dims(inputs, 1)], axis=1)
-            taps = window[:, :: self.dilation_rate[0]]  # [batch, kernel_size, channels], oldest first
-            new_queue = window[:, 1:]
-        else:
-            taps, new_queue = ops.expand_dims(inputs, 1), None
+        k = self.kernel_size[0]
+        if k > 1 and taps is None:
+            raise ValueError(f"`taps` of shape [batch, {k - 1}, channels] are needed: layer {self.name!r} reads "
+                             f"{k - 1} past inputs.")
+        window = ops.expand_dims(inputs, 1) if k == 1 else ops.concatenate([taps, ops.expand_dims(inputs, 1)], 1)
         kernel = ops.cast(self.kernel, self.compute_dtype)
         # One matrix product ([k * channels] -> filters): a FULLY_CONNECTED op on LiteRT, which its
         # int8 and sparse kernels run.
-        flat = ops.reshape(taps, (-1, self.kernel_size[0] * kernel.shape[1]))
+        flat = ops.reshape(window, (-1, k * kernel.shape[1]))
         outputs = ops.matmul(flat, ops.reshape(kernel, (-1, self.filters)))
         if self.use_bias:
             outputs = outputs + ops.cast(self.bias, self.compute_dtype)
         if self.activation is not None:
             outputs = self.activation(outputs)
-        return outputs, new_queue
+        return outputs
 
 
 @keras.saving.register_keras_serializable(package="keras_dl")
@@ -118,8 +117,8 @@ class WaveNetBlock(keras.layers.Layer):
         local_condition: optional float `[batch, time, local_channels]`.
 
     Returns from a call `(residual [batch, time, filters], skip [batch, time, skip_filters])`,
-    or only `skip` when `residual=False`. `step` is the same on one time step, with the
-    convolution's queue.
+    or only `skip` when `residual=False`. `step` is the same on one time step, from the
+    convolution's past taps.
 
     Example:
     >>> block = WaveNetBlock(8, 16, dilation_rate=4)
@@ -190,12 +189,12 @@ class WaveNetBlock(keras.layers.Layer):
         residual, skip = self._outputs(inputs, z)
         return skip if residual is None else (residual, skip)
 
-    def step(self, inputs, queue=None, global_condition=None, local_condition=None):
-        """One step: `inputs` `[batch, filters]`, the queue `[batch, queue_length, filters]` and the conditions
-        at this step (`local_condition` `[batch, local_channels]`). Returns `(residual or None, skip, new_queue)`."""
-        h, new_queue = self.conv.step(inputs, queue)
-        residual, skip = self._outputs(inputs, self._gated(h, global_condition, local_condition, sequence=False))
-        return residual, skip, new_queue
+    def step(self, inputs, taps=None, global_condition=None, local_condition=None):
+        """One step: `inputs` `[batch, filters]`, the convolution's past taps `[batch, kernel_size - 1, filters]`
+        (see `CausalConv1D.step`) and the conditions at this step (`local_condition` `[batch, local_channels]`).
+        Returns `(residual or None, skip)`."""
+        h = self.conv.step(inputs, taps)
+        return self._outputs(inputs, self._gated(h, global_condition, local_condition, sequence=False))
 
     def compute_output_shape(self, inputs_shape, global_condition_shape=None, local_condition_shape=None):
         skip = tuple(inputs_shape[:-1]) + (self.skip_filters,)

@@ -1,16 +1,17 @@
 """WaveNet (van den Oord et al. 2016) over mu-law codes, with its cached single-step model (Paine et al. 2016)."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from keras_dl import _checks
+from keras_dl.decoding.queues import ConvQueues
 from keras_dl.layers.causal_conv import CausalConv1D
 from keras_dl.layers.causal_conv import WaveNetBlock
 from keras_dl.layers.distributions import DiscretizedLogisticLikelihood
 
 OUTPUTS = ("categorical", "logistic_mixture")
+UPSAMPLINGS = ("repeat", "transposed")
 
 
 @keras.saving.register_keras_serializable(package="keras_dl")
@@ -28,10 +29,10 @@ class WaveNet(keras.Model):
     `keras_dl.metrics.BitsPerCharacter` and sample the same way.
 
     Output `t` depends on inputs `t - receptive_field + 1 .. t` only. `step_model()` runs one
-    step from queues of each convolution's past inputs (`dilation * (kernel_size - 1)` each),
-    so a generated sample costs O(layers), not O(receptive field); see
-    `keras_dl.decoding.generate_cached` (fast) and `generate_naive` (the whole window each
-    sample), which draw the same samples.
+    step from each convolution's past taps, which ring buffers of its last
+    `dilation * (kernel_size - 1)` inputs keep (`queues()`), so a generated sample costs
+    O(layers), not O(receptive field); see `keras_dl.decoding.generate_cached` (fast) and
+    `generate_naive` (the whole window each sample), which draw the same samples.
 
     Args:
         levels: number of sample codes (256 for mu = 255).
@@ -45,13 +46,17 @@ class WaveNet(keras.Model):
         num_mixtures: logistics in the mixture for `output="logistic_mixture"`.
         global_condition_dim: width of a global conditioning vector, if any.
         local_condition_dim: width of local conditioning frames, if any.
-        hop_length: samples per local conditioning frame (frames are upsampled by repetition).
+        hop_length: samples per local conditioning frame.
+        upsampling: how frames become one condition per sample: `"repeat"` (frame
+            `t // hop_length` conditions step `t`) or `"transposed"` (a learned
+            `Conv1DTranspose`, stride `hop_length`, kernel `2 * hop_length`: each step hears its
+            frame and the neighbouring ones, as WaveNet vocoders upsample spectrograms).
 
     Call arguments:
         inputs: int `[batch, T]` codes (each position predicts the next code), or with
             conditions a dict `{"samples", "global_condition": [batch, global_condition_dim],
-            "local_condition": [batch, frames, local_condition_dim]}`; frame `t // hop_length`
-            conditions step `t` (frames * hop_length >= T).
+            "local_condition": [batch, frames, local_condition_dim]}` (frames * hop_length >= T),
+            upsampled to the sample rate by `upsample_local_condition`.
 
     Returns from a call float `[batch, T, levels]` logits of each next code.
 
@@ -65,13 +70,13 @@ class WaveNet(keras.Model):
     >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     ...               metrics=[BitsPerCharacter(name="bits_per_sample")])
     >>> history = model.fit(mu_law_dataset(sum_of_sines(64, 65), 16), steps_per_epoch=2, verbose=0)
-    >>> len(generate_cached(model.step_model(), 16, seed=0))
+    >>> len(generate_cached(model.step_model(), 16, model.queues(), seed=0))
     16
     """
 
     def __init__(self, levels=256, residual_channels=32, skip_channels=64, head_channels=64, num_layers=10,
                  dilation_cycle=10, kernel_size=2, output="categorical", num_mixtures=10, global_condition_dim=None,
-                 local_condition_dim=None, hop_length=1, **kwargs):
+                 local_condition_dim=None, hop_length=1, upsampling="repeat", **kwargs):
         super().__init__(**kwargs)
         self.levels = _checks.positive_int("levels", levels)
         self.residual_channels = _checks.positive_int("residual_channels", residual_channels)
@@ -91,6 +96,13 @@ class WaveNet(keras.Model):
         self.local_condition_dim = None if local_condition_dim is None else _checks.positive_int(
             "local_condition_dim", local_condition_dim)
         self.hop_length = _checks.positive_int("hop_length", hop_length)
+        if upsampling not in UPSAMPLINGS:
+            raise ValueError(f"`upsampling` must be one of {UPSAMPLINGS}, got {upsampling!r}.")
+        self.upsampling = upsampling
+        self.upsampler = None
+        if self.local_condition_dim is not None and upsampling == "transposed":
+            self.upsampler = keras.layers.Conv1DTranspose(self.local_condition_dim, 2 * self.hop_length,
+                                                          strides=self.hop_length, padding="same", name="upsampler")
         self.dilations = [2 ** (i % self.dilation_cycle) for i in range(self.num_layers)]
         self.embedding = keras.layers.Embedding(self.levels, residual_channels, name="embedding")
         self.input_conv = CausalConv1D(residual_channels, kernel_size, name="input_conv")
@@ -111,12 +123,9 @@ class WaveNet(keras.Model):
         return (self.kernel_size - 1) * (1 + sum(self.dilations)) + 1
 
     @property
-    def queue_names(self):
-        """Names of the step model's queue states, one per convolution, input convolution first."""
-        return [f"queue_{i:02d}" for i in range(self.num_layers + 1)]
-
-    def _conv_layers(self):
-        return [self.input_conv] + [block.conv for block in self.blocks]
+    def conv_dilations(self):
+        """The dilation of every causal convolution, in the step model's order: the input convolution's (1) first."""
+        return [1] + self.dilations
 
     def build(self, input_shape):
         shape = input_shape["samples"] if isinstance(input_shape, dict) else input_shape
@@ -126,6 +135,8 @@ class WaveNet(keras.Model):
         self.input_conv.build(stream)
         global_shape = batch + (self.global_condition_dim,) if self.global_condition_dim else None
         local_shape = batch + (None, self.local_condition_dim) if self.local_condition_dim else None
+        if self.upsampler is not None and not self.upsampler.built:  # `upsample_local_condition` may have built it
+            self.upsampler.build(local_shape)
         for block in self.blocks:
             block.build(stream, global_condition_shape=global_shape, local_condition_shape=local_shape)
         self.head.build(batch + (None, self.skip_channels))
@@ -167,8 +178,7 @@ class WaveNet(keras.Model):
         samples, global_condition, local_condition = self._split_inputs(inputs)
         samples = _checks.token_ids("samples", samples)
         if local_condition is not None:
-            length = ops.shape(samples)[1]
-            local_condition = ops.repeat(local_condition, self.hop_length, axis=1)[:, :length]
+            local_condition = self.upsample_local_condition(local_condition, ops.shape(samples)[1])
         x = self.input_conv(self.embedding(samples))
         skips = 0
         for block in self.blocks:
@@ -180,42 +190,59 @@ class WaveNet(keras.Model):
             skips = skips + skip
         return self._head(skips)
 
-    def step(self, sample, queues, global_condition=None, local_condition=None):
-        """One step of `call`: `sample` int `[batch]`, `queues` a list (one per convolution, `queue_names`
-        order) of `[batch, queue_length, residual_channels]`, the conditions at this step (`local_condition`
-        `[batch, local_condition_dim]`, the frame of this step). Returns `(logits [batch, levels], new_queues)`."""
-        x, queue = self.input_conv.step(self.embedding(sample), queues[0])
-        new_queues, skips = [queue], 0
-        for block, queue in zip(self.blocks, queues[1:]):
-            residual, skip, queue = block.step(x, queue, global_condition, local_condition)
-            x = residual if residual is not None else x
-            new_queues.append(queue)
-            skips = skips + skip
-        return self._head(skips), new_queues
+    def upsample_local_condition(self, local_condition, length):
+        """Frames `[batch, frames, local_condition_dim]` -> one condition per sample `[batch, length, dim]`.
 
-    def initial_queues(self, batch_size=1):
-        """Zero queues (the state before the first sample) as a dict name -> float32 array."""
-        return {name: np.zeros((batch_size, conv.queue_length, self.residual_channels), np.float32)
-                for name, conv in zip(self.queue_names, self._conv_layers())}
+        What `call` does to its local condition; `step` (and `generate_cached`) take these rows one
+        sample at a time. `frames * hop_length` must be at least `length`."""
+        if self.upsampler is None:
+            upsampled = ops.repeat(local_condition, self.hop_length, axis=1)
+        else:
+            upsampled = self.upsampler(local_condition)
+        return upsampled[:, :length]
+
+    def step(self, sample, taps, global_condition=None, local_condition=None):
+        """One step of `call`: `sample` int `[batch]`, `taps` float `[batch, convolutions, kernel_size - 1,
+        residual_channels]` (each convolution's past inputs, `conv_dilations` order, as `queues()` keeps
+        them) and the conditions at this step (`local_condition` `[batch, local_condition_dim]`, this sample's
+        row of `upsample_local_condition`). Returns `(logits [batch, levels], pushed [batch, convolutions,
+        residual_channels])`, each convolution's input at this step, for `ConvQueues.push`."""
+        x = self.embedding(sample)
+        pushed = [x]
+        x = self.input_conv.step(x, taps[:, 0])
+        skips = 0
+        for i, block in enumerate(self.blocks, 1):
+            pushed.append(x)
+            residual, skip = block.step(x, taps[:, i], global_condition, local_condition)
+            x = residual if residual is not None else x
+            skips = skips + skip
+        return self._head(skips), ops.stack(pushed, axis=1)
+
+    def queues(self, batch_size=1):
+        """Zero ring buffers of every convolution's past inputs (the state before the first sample) for `step`."""
+        return ConvQueues(self.conv_dilations, self.kernel_size, self.residual_channels, batch_size)
 
     def step_model(self, batch_size=1):
         """Functional single-step model sharing this model's weights, for fast generation and LiteRT.
 
-        Inputs `{"sample": int32[batch] (the previous code), "queue_00", "queue_01", ...:
-        float32 [batch, dilation * (kernel_size - 1), residual_channels]}` (and
-        `"global_condition"`, `"local_condition"` `[batch, dim]` where the model has them);
-        outputs `{"logits": [batch, levels], "queue_..": the queues moved on by one step}`.
-        Run from zero queues (`initial_queues`), it gives `call`'s outputs one step at a time.
+        Inputs `{"sample": int32[batch] (the previous code), "taps": float32 [batch,
+        num_layers + 1, kernel_size - 1, residual_channels]}` (and `"global_condition"`,
+        `"local_condition"` `[batch, dim]` where the model has them); outputs `{"logits":
+        [batch, levels], "pushed": [batch, num_layers + 1, residual_channels]}`. The queues
+        live outside the model (`queues()`, a `keras_dl.decoding.ConvQueues`): each step reads
+        `kernel_size - 1` rows per convolution and writes one, so a step's cost and its inputs'
+        size do not grow with the receptive field. Fed `queues.taps()` and pushing `"pushed"`
+        back, it gives `call`'s outputs one step at a time (`keras_dl.decoding.generate_cached`).
         """
         if not self.built:
             self.build((None, None))
-        inputs = {"sample": keras.Input((), batch_size=batch_size, dtype="int32", name="sample")}
+        inputs = {"sample": keras.Input((), batch_size=batch_size, dtype="int32", name="sample"),
+                  "taps": keras.Input((self.num_layers + 1, self.kernel_size - 1, self.residual_channels),
+                                      batch_size=batch_size, name="taps")}
         for name, dim in (("global_condition", self.global_condition_dim),
                           ("local_condition", self.local_condition_dim)):
             if dim is not None:
                 inputs[name] = keras.Input((dim,), batch_size=batch_size, name=name)
-        for name, conv in zip(self.queue_names, self._conv_layers()):
-            inputs[name] = keras.Input((conv.queue_length, self.residual_channels), batch_size=batch_size, name=name)
         outputs = _WaveNetStep(self, name=f"{self.name}_step_layer")(inputs)
         # Keras' export passes a dict input as a list in sorted key order: build it in that order.
         return keras.Model(dict(sorted(inputs.items())), outputs, name=f"{self.name}_step")
@@ -226,12 +253,13 @@ class WaveNet(keras.Model):
                       head_channels=self.head_channels, num_layers=self.num_layers,
                       dilation_cycle=self.dilation_cycle, kernel_size=self.kernel_size, output=self.output_type,
                       num_mixtures=self.num_mixtures, global_condition_dim=self.global_condition_dim,
-                      local_condition_dim=self.local_condition_dim, hop_length=self.hop_length)
+                      local_condition_dim=self.local_condition_dim, hop_length=self.hop_length,
+                      upsampling=self.upsampling)
         return config
 
 
 class _WaveNetStep(keras.layers.Layer):
-    """`WaveNet.step` as a layer, so the step model is a functional model with the queues as named inputs."""
+    """`WaveNet.step` as a layer, so the step model is a functional model with its inputs named."""
 
     def __init__(self, wavenet, **kwargs):
         super().__init__(**kwargs)
@@ -241,7 +269,6 @@ class _WaveNetStep(keras.layers.Layer):
         self.parts = [wavenet.embedding, wavenet.input_conv, *wavenet.blocks, wavenet.head, wavenet.output_dense]
 
     def call(self, inputs):
-        names = self._wavenet.queue_names
-        logits, new_queues = self._wavenet.step(inputs["sample"], [inputs[name] for name in names],
-                                                inputs.get("global_condition"), inputs.get("local_condition"))
-        return {"logits": logits, **dict(zip(names, new_queues))}
+        logits, pushed = self._wavenet.step(inputs["sample"], inputs["taps"], inputs.get("global_condition"),
+                                            inputs.get("local_condition"))
+        return {"logits": logits, "pushed": pushed}

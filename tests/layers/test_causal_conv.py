@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_dl.decoding import ConvQueues
 from keras_dl.layers import CausalConv1D
 from keras_dl.layers import WaveNetBlock
 
@@ -34,17 +35,38 @@ def test_causal_conv_reads_exactly_its_taps(kernel_size, dilation):
     assert conv.queue_length == dilation * (kernel_size - 1)
 
 
-def test_causal_conv_step_from_a_zero_queue_gives_the_sequence_outputs():
+def test_causal_conv_step_from_ring_taps_gives_the_sequence_outputs():
     keras.utils.set_random_seed(1)
     conv = CausalConv1D(5, 3, dilation_rate=3, activation="tanh")
     x = _inputs(30, 2)
     expected = np.asarray(conv(x))
-    queue = np.zeros((1, conv.queue_length, 2), np.float32)
+    queues = ConvQueues([3], kernel_size=3, channels=2)
     for t in range(30):
-        y, queue = conv.step(x[:, t], queue)
-        np.testing.assert_allclose(np.asarray(y), expected[:, t], atol=1e-6)
-    # The queue holds the last `queue_length` inputs, oldest first.
-    np.testing.assert_array_equal(np.asarray(queue), x[:, -conv.queue_length:])
+        taps = queues.taps()[:, 0]
+        # The taps are the inputs 6 and 3 steps back, oldest first (zeros before the start).
+        for j, lag in enumerate((6, 3)):
+            np.testing.assert_array_equal(taps[:, j], x[:, t - lag] if t >= lag else 0.0)
+        np.testing.assert_allclose(np.asarray(conv.step(x[:, t], taps)), expected[:, t], atol=1e-6)
+        queues.push(x[:, t][:, None])
+    assert queues.time == 30
+
+
+def test_conv_queues_keep_several_rings_and_check_what_is_pushed():
+    queues = ConvQueues([1, 2, 8], kernel_size=3, channels=1, batch_size=2)
+    history = np.random.default_rng(0).normal(size=(40, 2, 3, 1)).astype(np.float32)
+    for t in range(40):
+        taps = queues.taps()
+        assert taps.shape == (2, 3, 2, 1)
+        for i, d in enumerate((1, 2, 8)):
+            for j, lag in enumerate((2 * d, d)):
+                np.testing.assert_array_equal(taps[:, i, j], history[t - lag, :, i] if t >= lag else 0.0)
+        queues.push(history[t])
+    with pytest.raises(ValueError, match="`pushed`"):
+        queues.push(np.zeros((2, 2, 1)))
+    with pytest.raises(ValueError, match="`kernel_size`"):
+        ConvQueues([1], kernel_size=1, channels=1)
+    with pytest.raises(ValueError, match="`dilations`"):
+        ConvQueues([1, 0], kernel_size=2, channels=1)
 
 
 def test_causal_conv_refuses_what_its_step_form_cannot_do():
@@ -52,7 +74,7 @@ def test_causal_conv_refuses_what_its_step_form_cannot_do():
         CausalConv1D(4, 2, padding="same")
     with pytest.raises(ValueError, match="`strides`"):
         CausalConv1D(4, 2, strides=2)
-    with pytest.raises(ValueError, match="`queue`"):
+    with pytest.raises(ValueError, match="`taps`"):
         conv = CausalConv1D(4, 2)
         conv(_inputs())
         conv.step(_inputs()[:, 0])
@@ -109,9 +131,10 @@ def test_block_step_equals_the_sequence_with_conditions():
     x, g = _inputs(16, 4), np.ones((1, 2), np.float32)
     local = np.random.default_rng(6).normal(size=(1, 16, 2)).astype(np.float32)
     residual, skip = (np.asarray(o) for o in block(x, global_condition=g, local_condition=local))
-    queue = np.zeros((1, block.queue_length, 4), np.float32)
+    queues = ConvQueues([3], kernel_size=3, channels=4)
     for t in range(16):
-        r, s, queue = block.step(x[:, t], queue, g, local[:, t])
+        r, s = block.step(x[:, t], queues.taps()[:, 0], g, local[:, t])
+        queues.push(x[:, t][:, None])
         np.testing.assert_allclose(np.asarray(r), residual[:, t], atol=1e-5)
         np.testing.assert_allclose(np.asarray(s), skip[:, t], atol=1e-5)
 

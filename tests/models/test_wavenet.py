@@ -73,14 +73,16 @@ def test_step_model_equals_the_sequence_model_over_500_steps_in_keras_and_litert
     codes = _codes(501, seed=7)[:, :500]
     expected = np.asarray(model(codes))[0]
     assert not [op for op in tflite.op_names if op.startswith("Flex") or op == "CUSTOM"], tflite.op_names
-    keras_queues = litert_queues = model.initial_queues()
+    # The file's inputs do not grow with the receptive field: a sample and k - 1 taps per convolution.
+    assert tflite.zero_inputs()["taps"].shape == (1, model.num_layers + 1, 1, 16)
+    keras_queues, litert_queues = model.queues(), model.queues()
     keras_worst = litert_worst = 0.0
     for t in range(500):
         sample = codes[:, t]
-        out = step({"sample": sample, **keras_queues})
-        lite = tflite({"sample": sample, **litert_queues})
-        keras_queues = {name: np.asarray(out[name]) for name in keras_queues}
-        litert_queues = {name: lite[name] for name in litert_queues}
+        out = step({"sample": sample, "taps": keras_queues.taps()})
+        lite = tflite({"sample": sample, "taps": litert_queues.taps()})
+        keras_queues.push(np.asarray(out["pushed"]))
+        litert_queues.push(lite["pushed"])
         keras_worst = max(keras_worst, float(np.max(np.abs(np.asarray(out["logits"])[0] - expected[t]))))
         litert_worst = max(litert_worst, float(np.max(np.abs(lite["logits"][0] - expected[t]))))
     assert keras_worst < 1e-4 and litert_worst < 1e-4, (keras_worst, litert_worst)
@@ -89,13 +91,17 @@ def test_step_model_equals_the_sequence_model_over_500_steps_in_keras_and_litert
 def test_fast_generation_equals_naive_generation_sample_for_sample(trained, step_files):
     model, _ = trained
     step, tflite = step_files
-    # 100 samples: more than the receptive field (65), so the naive window slides and the queues wrap.
+    # 100 samples: more than the receptive field (65), so the naive window slides and the rings wrap.
     sequence = tf.function(model, reduce_retracing=True)
     naive = generate_naive(sequence, 100, context=model.receptive_field, seed=3)
-    states = model.initial_queues()
-    assert generate_cached(step, 100, states=states, seed=3) == naive
-    assert generate_cached(tflite, 100, seed=3) == naive
-    assert generate_cached(step, 100, states=states, seed=4) != naive  # drawn from the seed, not fixed
+    assert generate_cached(step, 100, model.queues(), seed=3) == naive
+    assert generate_cached(tflite, 100, model.queues(), seed=3) == naive
+    assert generate_cached(step, 100, model.queues(), seed=4) != naive  # drawn from the seed, not fixed
+    # The queues (and a generator passed as the seed) carry on: 60 samples then 40 more are the 100.
+    queues, rng = model.queues(), np.random.default_rng(3)
+    first = generate_cached(tflite, 60, queues, seed=rng)
+    assert first == naive[:60] and queues.time == 60
+    assert generate_cached(tflite, 40, queues, first_sample=first[-1], seed=rng) == naive[60:]
     # Fewer past samples than the receptive field is another model: the window must cover it.
     assert generate_naive(sequence, 100, context=model.receptive_field // 4, seed=3) != naive
 
@@ -170,12 +176,13 @@ def test_global_and_local_conditions_drive_the_sequence_and_the_step(tmp_path):
     step = model.step_model()
     path = export.export_tflite(step, str(tmp_path / "conditioned.tflite"))
     tflite = export.TFLiteModel(path)
-    queues = lite_queues = model.initial_queues()
+    queues, lite_queues = model.queues(), model.queues()
     for t in range(24):
         inputs = {"sample": codes[:, t], "global_condition": speaker, "local_condition": frames[:, t // 4]}
-        out, lite = step({**inputs, **queues}), tflite({**inputs, **lite_queues})
-        queues = {name: np.asarray(out[name]) for name in queues}
-        lite_queues = {name: lite[name] for name in lite_queues}
+        out = step({**inputs, "taps": queues.taps()})
+        lite = tflite({**inputs, "taps": lite_queues.taps()})
+        queues.push(np.asarray(out["pushed"]))
+        lite_queues.push(lite["pushed"])
         np.testing.assert_allclose(np.asarray(out["logits"])[0], expected[0, t], atol=1e-5)
         np.testing.assert_allclose(lite["logits"][0], expected[0, t], atol=1e-4)
     model.save(str(tmp_path / "conditioned.keras"))
@@ -184,11 +191,40 @@ def test_global_and_local_conditions_drive_the_sequence_and_the_step(tmp_path):
         np.asarray(loaded({"samples": codes, "global_condition": speaker, "local_condition": frames})), expected)
 
 
+def test_transposed_upsampling_and_conditioned_fast_generation(tmp_path):
+    keras.utils.set_random_seed(4)
+    model = WaveNet(**TINY, global_condition_dim=2, local_condition_dim=3, hop_length=4, upsampling="transposed")
+    rng = np.random.default_rng(1)
+    speaker = rng.normal(size=(1, 2)).astype(np.float32)
+    frames = rng.normal(size=(1, 8, 3)).astype(np.float32)
+    rows = np.asarray(model.upsample_local_condition(frames, 30))
+    assert rows.shape == (1, 30, 3)
+    moved = frames.copy()
+    moved[:, 3] += 1.0
+    changed = np.flatnonzero(np.abs(rows - np.asarray(model.upsample_local_condition(moved, 30))).max(-1)[0])
+    # A kernel of 2 hops at stride 1 hop: frame 3 reaches the samples of frames 2.5 .. 4.5 (steps 10 .. 17).
+    assert changed.tolist() == list(range(10, 18))
+    # Greedy fast generation with both conditions: each code is the argmax of the sequence model's logits.
+    codes = generate_cached(tf.function(model.step_model()), 30, model.queues(), temperature=0.0,
+                            global_condition=speaker, local_condition=rows)
+    inputs = np.array([[128] + codes[:-1]], np.int32)
+    logits = np.asarray(model({"samples": inputs, "global_condition": speaker, "local_condition": frames}))
+    assert codes == np.argmax(logits[0], -1).tolist()
+    model.save(str(tmp_path / "transposed.keras"))
+    loaded = keras.models.load_model(str(tmp_path / "transposed.keras"))
+    assert loaded.upsampling == "transposed"
+    np.testing.assert_array_equal(np.asarray(loaded.upsample_local_condition(frames, 30)), rows)
+    with pytest.raises(ValueError, match="`local_condition`"):
+        generate_cached(model.step_model(), 30, model.queues(), global_condition=speaker, local_condition=rows[:, :5])
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="`kernel_size`"):
         WaveNet(kernel_size=1)
     with pytest.raises(ValueError, match="`output`"):
         WaveNet(output="gaussian")
+    with pytest.raises(ValueError, match="`upsampling`"):
+        WaveNet(upsampling="linear")
     with pytest.raises(ValueError, match="global_condition"):
         WaveNet(**TINY, global_condition_dim=2)(np.zeros((1, 5), np.int32))
     with pytest.raises(ValueError, match="`samples`"):
