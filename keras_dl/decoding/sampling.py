@@ -370,21 +370,19 @@ def stream_tokens(step, state, prompt, length, temperature=1.0, top_k=None, seed
             raise ValueError(f"`step` must return logits [1, vocab], got shape {logits.shape}.")
         return logits, np.asarray(outputs["state"], np.float32)
 
-    checked = vocab is not None
-    for token in prompt[:-1]:
+    # The prompt's tokens are fed first, then each drawn token.
+    feed = iter(prompt)
+    token, tokens, seen = next(feed), [], []
+    while len(tokens) < length:
         logits, state = run(token, state)
-        if not checked:  # the first step tells the vocabulary size
-            _check_prompt(prompt, logits.shape[1])
-            checked = True
-    token, tokens, seen = prompt[-1], [], []
-    for _ in range(length):
-        logits, state = run(token, state)
-        if not checked:
-            _check_prompt(prompt, logits.shape[1])
-            checked = True
-        token = sample_categorical(logits[0], temperature, top_k, rng)
-        tokens.append(token)
-        seen.append(logits[0])
+        if vocab is None:  # the first step tells the vocabulary size
+            vocab = logits.shape[1]
+            _check_prompt(prompt, vocab)
+        token = next(feed, None)
+        if token is None:  # the prompt is used up: draw
+            token = sample_categorical(logits[0], temperature, top_k, rng)
+            tokens.append(token)
+            seen.append(logits[0])
     return (tokens, np.stack(seen)) if trace else tokens
 
 

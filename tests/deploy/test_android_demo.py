@@ -14,6 +14,8 @@ import subprocess
 import keras
 import numpy as np
 import pytest
+from contract_edits import APP_REJECTED_EDITS
+from contract_edits import edited
 
 from export import android
 from keras_dl.decoding import SplitMix64
@@ -179,22 +181,10 @@ def test_package_rejects_what_the_app_could_not_run(step_file, tmp_path, capsys)
     assert not os.path.exists(tmp_path / "assets" / "model.tflite")
 
 
-@pytest.mark.parametrize("path, value, match", [
-    (("tokenizer", "vocab_size"), 100, "tokenizer.vocab_size"),
-    (("tokenizer", "vocab_size"), 300, "tokenizer.vocab_size"),
-    (("sampling", "algorithm"), "keras_dl.categorical/2", "sampling.algorithm"),
-    (("sampling", "temperature"), "hot", "sampling.temperature"),
-    (("state", 0, "input"), "hidden", "state[0].input"),
-    (("state", 0, "shape"), [1, 64], "state[0].shape"),
-    (("model", "bytes"), 5, "model.bytes"),
-    (("sampling", "token_input"), "tok", "sampling.token_input"),
-])
+@pytest.mark.parametrize("path, value, match", APP_REJECTED_EDITS + [(("model", "bytes"), 5, "model.bytes")],
+                         ids=lambda v: repr(v) if not isinstance(v, str) else v)
 def test_package_rejects_contracts_the_app_would_reject(step_file, tmp_path, capsys, path, value, match):
-    contract = read_contract(step_file)
-    target = contract
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
+    contract = edited(read_contract(step_file), path, value)
     with open(tmp_path / "edited.json", "w") as f:
         json.dump(contract, f)
     with pytest.raises(SystemExit) as exited:
