@@ -1,16 +1,20 @@
 """WaveNet on mu-law audio, generated fast on LiteRT: `keras-dl train wavenet`.
 
-Offline: the audio is `keras_dl.data.sum_of_sines` (sums of three sines, 100-2000 Hz at 16 kHz,
-random frequencies, amplitudes and phases per window), mu-law coded to 256 levels; no download.
+Offline, mu-law coded to 256 levels; no download. `--audio sines`: `keras_dl.data.sum_of_sines`
+(sums of three sines, 100-2000 Hz at 16 kHz, random frequencies, amplitudes and phases per window);
+`--audio speech`: `keras_dl.data.espeak_speech` (random English sentences in 8 voices, synthesised by
+the espeak-ng program, `apt-get install espeak-ng`, at 22.05 kHz).
 Trains `keras_dl.models.WaveNet` (`--num-layers` gated blocks, dilations cycling 1 ..
 2^(`--dilation-cycle` - 1); `--output categorical` or `logistic_mixture`) with `fit` on windows of
 `--window` samples, then evaluates held-out bits per sample next to the training codes' unigram
 (the baseline it must beat). Its step model (`WaveNet.step_model()`: a sample and each convolution's
-past taps in, the logits and each convolution's input out) is exported to LiteRT with built-in ops (checked against Keras), and
+past taps in, the logits and each convolution's input out) is exported to LiteRT with built-in ops
+(checked against Keras), and
 `--seconds` of audio are generated from it one sample per `invoke()`, the queues of past inputs kept
 in ring buffers (`keras_dl.decoding.generate_cached`).
 Writes to `--out`: `metrics.json`, `learning_curve.png` (bits per sample per epoch),
-`generated.wav` (16-bit PCM, mono), `generated.png` (waveform and spectrogram), the model
+`generated.wav` (16-bit PCM, mono), `generated.png` (waveform and spectrogram), the same of
+held-out audio (`held_out.wav`, `held_out.png`) to compare with, the model
 (`wavenet.keras`) and `step.tflite`. A killed run continues when the same command runs again.
 """
 
@@ -26,6 +30,8 @@ import numpy as np
 
 from keras_dl import _checks
 from keras_dl import export
+from keras_dl.data import ESPEAK_SAMPLE_RATE
+from keras_dl.data import espeak_speech
 from keras_dl.data import mu_law_dataset
 from keras_dl.data import mu_law_decode
 from keras_dl.data import mu_law_encode
@@ -41,12 +47,17 @@ from . import _resume
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = 16000  # sum_of_sines' default rate
+# --audio: (windows(num, length, seed) of unsigned 16-bit samples, their sample rate).
+AUDIO = {"sines": (lambda num, length, seed: sum_of_sines(num, length, seed=seed), SAMPLE_RATE),
+         "speech": (lambda num, length, seed: espeak_speech(num, length, seed=seed), ESPEAK_SAMPLE_RATE)}
 
 
 def build_parser(prog="python -m recipes.wavenet"):
     parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--audio", default="sines", choices=tuple(AUDIO),
+                        help="sines: sums of three sines at 16 kHz; speech: English sentences by espeak-ng at 22.05 kHz")
     parser.add_argument("--residual-channels", type=int, default=32)
     parser.add_argument("--skip-channels", type=int, default=64)
     parser.add_argument("--head-channels", type=int, default=64)
@@ -59,7 +70,7 @@ def build_parser(prog="python -m recipes.wavenet"):
     parser.add_argument("--steps-per-epoch", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--seconds", type=float, default=1.0, help="seconds of audio to generate (16 kHz)")
+    parser.add_argument("--seconds", type=float, default=1.0, help="seconds of audio to generate")
     parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature of generation")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity (1: progress bar)")
@@ -118,8 +129,9 @@ def run(args):
     _checks.writable_directory("--out", args.out)
 
     # Window rows are window + 1 samples: the model reads the first `window` and predicts the last `window`.
-    train = sum_of_sines(args.train_windows, args.window + 1, seed=args.seed)
-    held_out = sum_of_sines(max(args.train_windows // 10, args.batch_size), args.window + 1, seed=args.seed + 1)
+    windows, sample_rate = AUDIO[args.audio]
+    train = windows(args.train_windows, args.window + 1, args.seed)
+    held_out = windows(max(args.train_windows // 10, args.batch_size), args.window + 1, args.seed + 1)
     keras.utils.set_random_seed(args.seed)
     model = WaveNet(residual_channels=args.residual_channels, skip_channels=args.skip_channels,
                     head_channels=args.head_channels, num_layers=args.num_layers, dilation_cycle=args.dilation_cycle,
@@ -139,23 +151,27 @@ def run(args):
     plot_learning_curves(os.path.join(args.out, "learning_curve.png"),
                          {"train": history["bits_per_sample"], "held out": history["val_bits_per_sample"]},
                          baselines={"unigram": baseline}, ylabel="bits per sample",
-                         title=f"WaveNet (receptive field {model.receptive_field}) on mu-law sums of sines")
+                         title=f"WaveNet (receptive field {model.receptive_field}) on mu-law {args.audio}")
     model.save(os.path.join(args.out, "wavenet.keras"))
     step = model.step_model()
     tflite = export.export_tflite(step, os.path.join(args.out, "step.tflite"))
     litert = export.verify_tflite(step, tflite)
-    length = int(round(args.seconds * SAMPLE_RATE))
+    length = int(round(args.seconds * sample_rate))
     start = time.perf_counter()
     codes = generate_cached(export.TFLiteModel(tflite), length, model.queues(), temperature=args.temperature,
                             seed=args.seed)
     generation_seconds = time.perf_counter() - start
-    write_wav(os.path.join(args.out, "generated.wav"), codes)
-    plot_audio(os.path.join(args.out, "generated.png"), codes,
+    write_wav(os.path.join(args.out, "generated.wav"), codes, sample_rate)
+    plot_audio(os.path.join(args.out, "generated.png"), codes, sample_rate,
                title=f"{args.seconds:g} s generated on LiteRT (temperature {args.temperature:g})")
+    real = held_codes[:, 1:].ravel()[:length]  # held-out windows end to end, for comparison
+    write_wav(os.path.join(args.out, "held_out.wav"), real, sample_rate)
+    plot_audio(os.path.join(args.out, "held_out.png"), real, sample_rate, title=f"held-out {args.audio}")
     metrics = {
         "residual_channels": args.residual_channels, "skip_channels": args.skip_channels,
         "head_channels": args.head_channels, "num_layers": args.num_layers, "dilation_cycle": args.dilation_cycle,
-        "output": args.output, "receptive_field": model.receptive_field, "window": args.window,
+        "audio": args.audio, "sample_rate": sample_rate, "output": args.output,
+        "receptive_field": model.receptive_field, "window": args.window,
         "held_out_bits_per_sample": float(history["val_bits_per_sample"][-1]), "unigram_bits_per_sample": baseline,
         "epochs": len(history["loss"]), "steps": len(history["loss"]) * args.steps_per_epoch, "seconds": seconds,
         "params": int(model.count_params()), "litert_max_abs_diff": litert["max_abs_diff"],

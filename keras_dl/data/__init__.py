@@ -1,7 +1,9 @@
 """Data: embedded offline datasets as TFDS builders, and tf.data pipelines."""
 
+from keras_dl.data.audio import ESPEAK_SAMPLE_RATE
 from keras_dl.data.audio import coarse_fine
 from keras_dl.data.audio import dual_softmax_dataset
+from keras_dl.data.audio import espeak_speech
 from keras_dl.data.audio import mu_law_dataset
 from keras_dl.data.audio import mu_law_decode
 from keras_dl.data.audio import mu_law_encode

@@ -1,4 +1,10 @@
-"""Generated audio-like signals as 16-bit samples, and their coarse/fine (dual-softmax) targets."""
+"""Generated audio as 16-bit samples (sums of sines; speech from espeak-ng), and its model targets."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import wave
 
 import numpy as np
 import tensorflow as tf
@@ -6,6 +12,18 @@ import tensorflow as tf
 from keras_dl import _checks
 
 SAMPLE_LEVELS = 65536  # 16-bit samples, stored unsigned: 0 .. 65535
+ESPEAK_SAMPLE_RATE = 22050  # espeak-ng's only output rate
+# Common English words for random sentences, and espeak-ng voices (language + variant) to say them.
+_WORDS = (
+    "the of and to in is was he for it with as his on be at by had are but from or have an they which one you "
+    "were her all she there would their we him been has when who will more no if out so said what up its about "
+    "into than them can only other new some could time these two may then do first any my now such like our over "
+    "man me even most made after also did many before must through back years where much your way well down "
+    "should because each just those people how too little state good very make world still own see men work long "
+    "get here between both life being under never day same another know while last might us great old year off "
+    "come since against go came right used take three morning water voice river garden window evening music "
+    "number house light winter summer paper letter street yellow silver quiet gentle sudden bright heavy").split()
+_VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb+f2", "en-us+m3", "en-gb-scotland", "en-gb-x-rp+f4", "en-us+m7")
 
 
 def sum_of_sines(num_signals, length, tones=3, sample_rate=16000, frequencies=(100.0, 2000.0), seed=None):
@@ -34,6 +52,52 @@ def sum_of_sines(num_signals, length, tones=3, sample_rate=16000, frequencies=(1
     t = np.arange(length) / sample_rate
     signal = np.sum(amplitudes * np.sin(2 * np.pi * freqs * t + phases), axis=1)  # in (-0.9, 0.9)
     return np.round((signal + 1.0) * (SAMPLE_LEVELS - 1) / 2).astype(np.int32)
+
+
+def espeak_speech(num_signals, length, seed=None, min_rms=0.02):
+    """Speech: windows of English sentences said by espeak-ng, as unsigned 16-bit samples at 22,050 Hz.
+
+    Each utterance is a random sentence of 4-12 common English words in a random voice
+    (8 English accents and variants), speed (130-190 words per minute) and pitch, synthesised
+    by the `espeak-ng` program (Debian/Ubuntu: `apt-get install espeak-ng`); nothing is
+    downloaded. Utterances are cut into consecutive windows of `length` samples from a random
+    offset; windows quieter than `min_rms` of full scale (pauses) are dropped. The same seed
+    and espeak-ng version give the same windows.
+
+    Returns:
+        int32 array `[num_signals, length]` of unsigned 16-bit samples in `[0, 65535]`, at
+        `ESPEAK_SAMPLE_RATE` (22,050 Hz, espeak-ng's rate).
+
+    Example:
+    >>> windows = espeak_speech(8, 1024, seed=0)
+    >>> windows.shape, 0 <= windows.min() < 32768 < windows.max() <= 65535
+    ((8, 1024), True)
+    """
+    num_signals = _checks.positive_int("num_signals", num_signals)
+    length = _checks.positive_int("length", length)
+    min_rms = _checks.non_negative_float("min_rms", min_rms)
+    program = shutil.which("espeak-ng")
+    if program is None:
+        raise RuntimeError("espeak_speech needs the espeak-ng program on PATH (Debian/Ubuntu: "
+                           "`apt-get install espeak-ng`).")
+    rng = np.random.default_rng(seed)
+    windows = []
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "utterance.wav")
+        while len(windows) < num_signals:
+            words = rng.choice(_WORDS, rng.integers(4, 13))
+            voice = _VOICES[rng.integers(len(_VOICES))]
+            speed, pitch = int(rng.integers(130, 191)), int(rng.integers(25, 76))
+            subprocess.run([program, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", path, " ".join(words)],
+                           check=True, capture_output=True)
+            with wave.open(path) as file:
+                audio = np.frombuffer(file.readframes(file.getnframes()), "<i2").astype(np.int32)
+            start = int(rng.integers(0, length))
+            for offset in range(start, len(audio) - length + 1, length):
+                window = audio[offset:offset + length]
+                if np.sqrt(np.mean((window / 32768.0) ** 2)) >= min_rms:
+                    windows.append(window + 32768)
+    return np.stack(windows[:num_signals])
 
 
 def coarse_fine(samples):

@@ -3,6 +3,7 @@ import pytest
 
 from keras_dl.data import coarse_fine
 from keras_dl.data import dual_softmax_dataset
+from keras_dl.data import espeak_speech
 from keras_dl.data import mu_law_dataset
 from keras_dl.data import mu_law_decode
 from keras_dl.data import mu_law_encode
@@ -19,6 +20,31 @@ def test_sum_of_sines_is_a_seeded_unclipped_16_bit_signal():
     # Tones of 200..400 Hz at 16 kHz: each signal changes sign (about its midpoint) 4..8 times per 160 samples.
     crossings = np.sum(np.diff(np.sign(samples[:, :160] - 32767.5), axis=1) != 0, axis=1)
     assert crossings.min() >= 2 and crossings.max() <= 10
+
+
+def test_espeak_speech_is_seeded_voiced_audio_without_pauses():
+    windows = espeak_speech(64, 1024, seed=1)
+    assert windows.shape == (64, 1024) and windows.dtype == np.int32
+    assert 0 <= windows.min() and windows.max() <= 65535
+    np.testing.assert_array_equal(windows, espeak_speech(64, 1024, seed=1))
+    assert not np.array_equal(windows[:8], espeak_speech(8, 1024, seed=2))
+    audio = (windows - 32768) / 32768.0
+    assert np.sqrt(np.mean(audio ** 2, axis=1)).min() >= 0.02  # quiet windows (pauses) are dropped
+    # Speech, not noise or tones: most power below 4 kHz, and a voice's pitch period (70-400 Hz) in most windows.
+    power = np.abs(np.fft.rfft(audio * np.hanning(1024), axis=1)) ** 2
+    below = power[:, np.fft.rfftfreq(1024, 1 / 22050) < 4000].sum(1) / power.sum(1)
+    correlation = np.array([np.correlate(x, x, "full")[1023:] for x in audio])
+    periodicity = (correlation[:, 55:316] / correlation[:, :1]).max(1)
+    # Measured: medians 0.96 and 0.80 (white noise: 0.5 and 0.08).
+    assert np.median(below) > 0.8 and np.median(periodicity) > 0.5, (np.median(below), np.median(periodicity))
+
+
+def test_espeak_speech_names_what_is_missing(monkeypatch):
+    with pytest.raises(ValueError, match="`length`"):
+        espeak_speech(4, 0)
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(RuntimeError, match="apt-get install espeak-ng"):
+        espeak_speech(4, 256)
 
 
 def test_coarse_and_fine_bytes_rebuild_the_sample():
