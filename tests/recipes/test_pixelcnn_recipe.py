@@ -51,3 +51,14 @@ def test_bad_arguments_are_named_before_any_work(tmp_path, data_dir, flags, matc
     with pytest.raises(ValueError, match=match):
         pixelcnn.run(_args(tmp_path / "never", data_dir, *flags))
     assert not (tmp_path / "never").exists()
+
+
+def test_marginal_baseline_is_the_add_one_frequency_of_each_pixel_level():
+    train = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 1.0]]).reshape(3, 1, 2, 1)
+    test = np.array([[1.0, 0.0]]).reshape(1, 1, 2, 1)
+    # Pixel 0 is 1 in 1 of 3 training images, pixel 1 is 0 in none: (1 + 1) / (3 + 2) and (0 + 1) / (3 + 2).
+    assert pixelcnn.marginal_nll(train, test)[0] == pytest.approx(-np.log(2 / 5) - np.log(1 / 5))
+    # With 256 levels a value is read as round(x * 255), and each level gets one pseudo-count.
+    grey = np.array([[0.0, 1.0], [128 / 255, 1.0]]).reshape(2, 1, 2, 1)
+    expected = -np.log((1 + 1) / (2 + 256)) - np.log((2 + 1) / (2 + 256))
+    assert pixelcnn.marginal_nll(grey, grey[1:], levels=256)[0] == pytest.approx(expected)
