@@ -22,10 +22,11 @@
    generation for one seed (`identical`).
 2. The step file's latency: `TFLiteModel.median_latency` of one `invoke()` of each WaveNet's
    step file (float32, 1 thread, zero inputs), and its size.
-3. WaveNet vs WaveRNN on the same audio: `sum_of_sines` windows, mu-law coded (256 levels).
-   A WaveNet (8 blocks, receptive field 257) and a `keras_dl.models.WaveRNN` (GRU-256, dense:
-   its default pruning schedule starts after these steps) train on the same 2,000 windows of 257
-   samples for the same 500 steps (batch 16, Adam 3e-3). WaveRNN reads 16-bit samples; it is
+3. WaveNet vs WaveRNN on the same audio, twice: `sum_of_sines` windows (16 kHz) and
+   `espeak_speech` windows (espeak-ng sentences, 22.05 kHz), mu-law coded (256 levels).
+   On each, a WaveNet (8 blocks, receptive field 257) and a `keras_dl.models.WaveRNN` (GRU-256,
+   dense: its default pruning schedule starts after these steps) train on the same 2,000 windows
+   of 257 samples for the same 500 steps (batch 16, Adam 3e-3). WaveRNN reads 16-bit samples; it is
    given each mu-law code as the coarse byte (`code * 256`, fine byte 0), so its coarse softmax
    predicts the same code as WaveNet's and its bits per sample are coarse + fine bits. Held-out bits per sample (against the train
    unigram's), parameters, and step latency per sample on LiteRT (float32, 1 thread): one
@@ -49,11 +50,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_dl import _checks  # noqa: E402
+from keras_dl.data import AUDIO_SOURCES  # noqa: E402
+from keras_dl.data import audio_windows  # noqa: E402
 from keras_dl.data import dual_softmax_dataset  # noqa: E402
 from keras_dl.data import mu_law_dataset  # noqa: E402
 from keras_dl.data import mu_law_encode  # noqa: E402
 from keras_dl.data import pcm16_to_float  # noqa: E402
-from keras_dl.data import sum_of_sines  # noqa: E402
 from keras_dl.decoding import generate_cached  # noqa: E402
 from keras_dl.decoding import generate_naive  # noqa: E402
 from keras_dl.export import TFLiteModel  # noqa: E402
@@ -206,17 +208,17 @@ def _unigram_bits(train_codes, eval_codes):
     return float(-np.mean(np.log2((counts / counts.sum())[eval_codes.ravel()])))
 
 
-def compare(cfg, directory, seed=0):
-    """Section 3: WaveNet vs WaveRNN on the same mu-law audio."""
+def compare(cfg, directory, audio, seed=0):
+    """Section 3: WaveNet vs WaveRNN on the same mu-law audio (`"sines"` or `"speech"`)."""
     c = cfg["compare"]
-    train = sum_of_sines(c["train_windows"], c["window"], seed=seed)
-    held_out = sum_of_sines(c["held_out_windows"], c["window"], seed=seed + 1)
+    train, _ = audio_windows(audio, c["train_windows"], c["window"], seed=seed)
+    held_out, _ = audio_windows(audio, c["held_out_windows"], c["window"], seed=seed + 1)
     train_codes, held_codes = (mu_law_encode(pcm16_to_float(x)) for x in (train, held_out))
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    result = {"window": c["window"], "steps": c["steps"], "batch_size": c["batch_size"],
+    result = {"audio": audio, "window": c["window"], "steps": c["steps"], "batch_size": c["batch_size"],
               "unigram_bits_per_sample": _unigram_bits(train_codes[:, 1:], held_codes[:, 1:])}
 
-    print("training WaveNet", flush=True)
+    print(f"training WaveNet on {audio}", flush=True)
     keras.utils.set_random_seed(seed)
     wavenet = WaveNet(**c["wavenet"])
     wavenet.compile(keras.optimizers.Adam(3e-3), loss, metrics=[BitsPerCharacter(name="bits_per_sample")])
@@ -224,7 +226,7 @@ def compare(cfg, directory, seed=0):
     wavenet.fit(mu_law_dataset(train, c["batch_size"], seed=seed), steps_per_epoch=c["steps"], shuffle=False, verbose=0)
     seconds = time.perf_counter() - start
     scores = wavenet.evaluate(mu_law_dataset(held_out, 100, shuffle=False, repeat=False), return_dict=True, verbose=0)
-    path = export_tflite(wavenet.step_model(), os.path.join(directory, "compare_wavenet_step.tflite"))
+    path = export_tflite(wavenet.step_model(), os.path.join(directory, f"compare_{audio}_wavenet_step.tflite"))
     step = TFLiteModel(path, num_threads=1)
     invoke_us = 1e6 * step.median_latency(step.zero_inputs(), runs=cfg["latency_runs"])
     result["wavenet"] = {"config": c["wavenet"], "receptive_field": wavenet.receptive_field,
@@ -232,7 +234,7 @@ def compare(cfg, directory, seed=0):
                          "train_seconds": seconds, "invokes_per_sample": 1, "invoke_latency_us": invoke_us,
                          "step_latency_us": invoke_us, "step_file_bytes": os.path.getsize(path)}
 
-    print("training WaveRNN", flush=True)
+    print(f"training WaveRNN on {audio}", flush=True)
     keras.utils.set_random_seed(seed)
     wavernn = WaveRNN(units=c["wavernn_units"])
     wavernn.compile(keras.optimizers.Adam(3e-3), loss={"coarse": loss, "fine": loss},
@@ -244,7 +246,7 @@ def compare(cfg, directory, seed=0):
     seconds = time.perf_counter() - start
     scores = wavernn.evaluate(dual_softmax_dataset(held_codes * 256, 100, shuffle=False, repeat=False),
                               return_dict=True, verbose=0)
-    path = export_tflite(wavernn.step_model(), os.path.join(directory, "compare_wavernn_step.tflite"))
+    path = export_tflite(wavernn.step_model(), os.path.join(directory, f"compare_{audio}_wavernn_step.tflite"))
     step = TFLiteModel(path, num_threads=1)
     invoke_us = 1e6 * step.median_latency(step.zero_inputs(), runs=cfg["latency_runs"])
     result["wavernn"] = {"units": c["wavernn_units"], "params": int(wavernn.count_params()),
@@ -265,14 +267,15 @@ def table(result):
                          f"{speed[f'{runtime}_fast']:.0f} | {speed[f'{runtime}_naive']:.1f} | "
                          f"{row['speedup'][runtime]:.1f}x | {row['identical'][runtime]['identical']} | "
                          f"{row['litert_step_latency_us']:.1f} us |")
-    c = result["comparison"]
-    lines += ["", f"| model (mu-law sums of sines, {c['steps']} steps) | params | held-out bits/sample | "
-                  "LiteRT step latency per sample |", "|---|---|---|---|"]
-    for name in ("wavenet", "wavernn"):
-        m = c[name]
-        lines.append(f"| {name} | {m['params']:,} | {m['bits_per_sample']:.2f} | {m['step_latency_us']:.1f} us "
-                     f"({m['invokes_per_sample']} invoke{'s' if m['invokes_per_sample'] > 1 else ''}) |")
-    lines.append(f"| unigram (train codes) | 256 | {c['unigram_bits_per_sample']:.2f} | |")
+    lines += ["", "| audio (mu-law) | model | params | held-out bits/sample | LiteRT step latency per sample |",
+              "|---|---|---|---|---|"]
+    for audio, c in result["comparison"].items():
+        for name in ("wavenet", "wavernn"):
+            m = c[name]
+            lines.append(f"| {audio} | {name} | {m['params']:,} | {m['bits_per_sample']:.2f} | "
+                         f"{m['step_latency_us']:.1f} us ({m['invokes_per_sample']} "
+                         f"invoke{'s' if m['invokes_per_sample'] > 1 else ''}) |")
+        lines.append(f"| {audio} | unigram (train codes) | 256 | {c['unigram_bits_per_sample']:.2f} | |")
     return "\n".join(lines) + "\n"
 
 
@@ -286,7 +289,7 @@ def main(argv=None):
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as directory:
         rows = generation(cfg, directory)
-        comparison = compare(cfg, directory)
+        comparison = {audio: compare(cfg, directory, audio) for audio in AUDIO_SOURCES}
     config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items() if k != "naive_samples"}
     config["naive_samples"] = {str(k): v for k, v in cfg["naive_samples"].items()}
     result = {"mode": "quick" if args.quick else "full", "config": config, "generation": rows,

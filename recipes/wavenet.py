@@ -30,13 +30,12 @@ import numpy as np
 
 from keras_dl import _checks
 from keras_dl import export
-from keras_dl.data import ESPEAK_SAMPLE_RATE
-from keras_dl.data import espeak_speech
+from keras_dl.data import AUDIO_SOURCES
+from keras_dl.data import audio_windows
 from keras_dl.data import mu_law_dataset
 from keras_dl.data import mu_law_decode
 from keras_dl.data import mu_law_encode
 from keras_dl.data import pcm16_to_float
-from keras_dl.data import sum_of_sines
 from keras_dl.decoding import generate_cached
 from keras_dl.diagnostics import plot_learning_curves
 from keras_dl.metrics import BitsPerCharacter
@@ -47,16 +46,13 @@ from . import _resume
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SAMPLE_RATE = 16000  # sum_of_sines' default rate
-# --audio: (windows(num, length, seed) of unsigned 16-bit samples, their sample rate).
-AUDIO = {"sines": (lambda num, length, seed: sum_of_sines(num, length, seed=seed), SAMPLE_RATE),
-         "speech": (lambda num, length, seed: espeak_speech(num, length, seed=seed), ESPEAK_SAMPLE_RATE)}
+SAMPLE_RATE = AUDIO_SOURCES["sines"]
 
 
 def build_parser(prog="python -m recipes.wavenet"):
     parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--audio", default="sines", choices=tuple(AUDIO),
+    parser.add_argument("--audio", default="sines", choices=tuple(AUDIO_SOURCES),
                         help="sines: sums of three sines at 16 kHz; speech: English sentences by espeak-ng at 22.05 kHz")
     parser.add_argument("--residual-channels", type=int, default=32)
     parser.add_argument("--skip-channels", type=int, default=64)
@@ -129,9 +125,9 @@ def run(args):
     _checks.writable_directory("--out", args.out)
 
     # Window rows are window + 1 samples: the model reads the first `window` and predicts the last `window`.
-    windows, sample_rate = AUDIO[args.audio]
-    train = windows(args.train_windows, args.window + 1, args.seed)
-    held_out = windows(max(args.train_windows // 10, args.batch_size), args.window + 1, args.seed + 1)
+    train, sample_rate = audio_windows(args.audio, args.train_windows, args.window + 1, seed=args.seed)
+    held_out, _ = audio_windows(args.audio, max(args.train_windows // 10, args.batch_size), args.window + 1,
+                                seed=args.seed + 1)
     keras.utils.set_random_seed(args.seed)
     model = WaveNet(residual_channels=args.residual_channels, skip_channels=args.skip_channels,
                     head_channels=args.head_channels, num_layers=args.num_layers, dilation_cycle=args.dilation_cycle,

@@ -1,6 +1,8 @@
 """Data: embedded offline datasets as TFDS builders, and tf.data pipelines."""
 
+from keras_dl.data.audio import AUDIO_SOURCES
 from keras_dl.data.audio import ESPEAK_SAMPLE_RATE
+from keras_dl.data.audio import audio_windows
 from keras_dl.data.audio import coarse_fine
 from keras_dl.data.audio import dual_softmax_dataset
 from keras_dl.data.audio import espeak_speech

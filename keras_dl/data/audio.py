@@ -100,6 +100,26 @@ def espeak_speech(num_signals, length, seed=None, min_rms=0.02):
     return np.stack(windows[:num_signals])
 
 
+AUDIO_SOURCES = {"sines": 16000, "speech": ESPEAK_SAMPLE_RATE}  # name -> sample rate
+
+
+def audio_windows(source, num_signals, length, seed=None):
+    """Windows of `source` audio (`"sines"`: `sum_of_sines`; `"speech"`: `espeak_speech`) and their sample rate.
+
+    Returns:
+        `(samples, sample_rate)`: int32 `[num_signals, length]` unsigned 16-bit samples, and Hz.
+
+    Example:
+    >>> samples, rate = audio_windows("sines", 4, 100, seed=0)
+    >>> samples.shape, rate
+    ((4, 100), 16000)
+    """
+    if source not in AUDIO_SOURCES:
+        raise ValueError(f"`source` must be one of {sorted(AUDIO_SOURCES)}, got {source!r}.")
+    make = sum_of_sines if source == "sines" else espeak_speech
+    return make(num_signals, length, seed=seed), AUDIO_SOURCES[source]
+
+
 def coarse_fine(samples):
     """Splits unsigned 16-bit samples into their high (coarse) and low (fine) bytes."""
     return samples // 256, samples % 256
