@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from keras_dl.data import audio_windows
 from keras_dl.data import coarse_fine
 from keras_dl.data import dual_softmax_dataset
 from keras_dl.data import espeak_speech
@@ -37,6 +38,17 @@ def test_espeak_speech_is_seeded_voiced_audio_without_pauses():
     periodicity = (correlation[:, 55:316] / correlation[:, :1]).max(1)
     # Measured: medians 0.96 and 0.80 (white noise: 0.5 and 0.08).
     assert np.median(below) > 0.8 and np.median(periodicity) > 0.5, (np.median(below), np.median(periodicity))
+
+
+def test_audio_windows_gives_each_source_with_its_rate():
+    sines, rate = audio_windows("sines", 3, 50, seed=4)
+    assert rate == 16000
+    np.testing.assert_array_equal(sines, sum_of_sines(3, 50, seed=4))
+    speech, rate = audio_windows("speech", 2, 300, seed=4)
+    assert rate == 22050
+    np.testing.assert_array_equal(speech, espeak_speech(2, 300, seed=4))
+    with pytest.raises(ValueError, match="`source`"):
+        audio_windows("noise", 2, 10)
 
 
 def test_espeak_speech_names_what_is_missing(monkeypatch):
