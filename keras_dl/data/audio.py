@@ -70,7 +70,7 @@ def espeak_speech(num_signals, length, seed=None, min_rms=0.02):
 
     Example:
     >>> windows = espeak_speech(8, 1024, seed=0)
-    >>> windows.shape, 0 <= windows.min() < 32768 < windows.max() <= 65535
+    >>> windows.shape, bool(0 <= windows.min() < 32768 < windows.max() <= 65535)
     ((8, 1024), True)
     """
     num_signals = _checks.positive_int("num_signals", num_signals)
