@@ -108,7 +108,22 @@ def resumable_fit(model, train, name, out, epochs, steps_per_epoch, callbacks=()
     if done:
         print(f"{name}: resuming after epoch {done} of {epochs} from {backup}", flush=True)
         _rewrite_log(log, earlier)
-    history = model.fit(
+    try:
+        history = _fit(model, train, backup, log, done, epochs, steps_per_epoch, callbacks, fit_kwargs)
+    except ValueError as error:
+        if not done or "could not be loaded" not in str(error):
+            raise
+        raise ValueError(f"`--out`: the backup in {backup} (after epoch {done}) was written by another model; resume "
+                         f"with the interrupted run's flags, or delete {backup} to start over. "
+                         f"({str(error).splitlines()[0]})") from None
+    for key, values in history.items():
+        earlier.setdefault(key, [])
+        earlier[key] = earlier[key][:done] + [float(v) for v in values]
+    return earlier
+
+
+def _fit(model, train, backup, log, done, epochs, steps_per_epoch, callbacks, fit_kwargs):
+    return model.fit(
         train.skip(done * steps_per_epoch),  # The batches the killed run had already used.
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
@@ -120,10 +135,6 @@ def resumable_fit(model, train, name, out, epochs, steps_per_epoch, callbacks=()
                    keras.callbacks.TerminateOnNaN(), *callbacks],
         **fit_kwargs,
     ).history
-    for key, values in history.items():
-        earlier.setdefault(key, [])
-        earlier[key] = earlier[key][:done] + [float(v) for v in values]
-    return earlier
 
 
 def _rewrite_log(path, history):

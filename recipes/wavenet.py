@@ -15,7 +15,8 @@ in ring buffers (`keras_dl.decoding.generate_cached`).
 Writes to `--out`: `metrics.json`, `learning_curve.png` (bits per sample per epoch),
 `generated.wav` (16-bit PCM, mono), `generated.png` (waveform and spectrogram), the same of
 held-out audio (`held_out.wav`, `held_out.png`) to compare with, the model
-(`wavenet.keras`) and `step.tflite`. A killed run continues when the same command runs again.
+(`wavenet.keras`), `step.tflite` and its model contract `step.contract.json`. A killed run continues when the
+same command runs again (with other model flags it stops and names the backup to delete).
 """
 
 import argparse

@@ -425,6 +425,9 @@ def generate_cached(step, length, queues, first_sample=128, temperature=1.0, see
     """
     length = _checks.positive_int("length", length)
     first_sample = _checks.non_negative_int("first_sample", first_sample)
+    if queues.batch_size != 1:
+        raise ValueError(f"`queues` must have batch_size 1 (generate_cached draws one sequence), got "
+                         f"{queues.batch_size}.")
     constant = {}
     if global_condition is not None:
         constant["global_condition"] = np.asarray(global_condition, np.float32)

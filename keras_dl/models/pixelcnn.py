@@ -103,10 +103,23 @@ class PixelCNN(keras.Model):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "nll")}
         # Compiled samplers, kept out of Keras' tracking (their seed generators are no weights of the model).
         object.__setattr__(self, "_samplers", {})
+        # Every weight's shape follows from `image_shape`: built now, so that `fit`'s first trace creates none
+        # (a first `fit` on wrong images would otherwise leave its traced function unable to build them later).
+        self.build((None, *self.image_shape))
+
+    def build(self, input_shape):
+        images = ops.zeros((1, *self.image_shape))
+        self.call(images if self.num_labels is None else [images, ops.zeros((1,), "int32")])
+        self.built = True
 
     @property
     def metrics(self):
         return list(self.trackers.values())
+
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        # The optimizer's slots, made now rather than in `fit`'s first trace (see `__init__`).
+        self.optimizer.build(self.trainable_variables)
 
     def _split_inputs(self, inputs):
         if self.num_labels is None:
@@ -122,14 +135,28 @@ class PixelCNN(keras.Model):
             raise ValueError(f"PixelCNN's images must be [batch, {', '.join(map(str, self.image_shape))}], got shape "
                              f"{tuple(images.shape)}.")
 
+    def _values(self, images):
+        """Images as the values the model reads: `round(x * (levels - 1)) / (levels - 1)`, x checked in [0, 1]."""
+        x = tf.cast(images, "float32")
+        message = "PixelCNN's images must be floats in [0, 1] (divide 8-bit pixels by 255)"
+        with tf.control_dependencies([tf.debugging.assert_greater_equal(x, 0.0, message=message),
+                                      tf.debugging.assert_less_equal(x, 1.0, message=message)]):
+            rounded = tf.round(x * (self.levels - 1)) / (self.levels - 1)
+            # The rounded values, with the identity's gradient: `receptive_field` differentiates through them.
+            return x + tf.stop_gradient(rounded - x)
+
+    def _one_hot(self, labels):
+        labels = tf.cast(tf.reshape(labels, (-1,)), "int32")
+        message = f"PixelCNN's labels must be ints in [0, {self.num_labels})"
+        with tf.control_dependencies([tf.debugging.assert_non_negative(labels, message=message),
+                                      tf.debugging.assert_less(labels, self.num_labels, message=message)]):
+            return tf.one_hot(labels, self.num_labels, dtype=self.compute_dtype)
+
     def call(self, inputs):
         images, labels = self._split_inputs(inputs)
         self._check_images(images)
-        x = 2.0 * ops.cast(images, self.compute_dtype) - 1.0
-        condition = None
-        if labels is not None:
-            condition = ops.one_hot(ops.cast(ops.reshape(labels, (-1,)), "int32"), self.num_labels,
-                                    dtype=self.compute_dtype)
+        x = 2.0 * ops.cast(self._values(images), self.compute_dtype) - 1.0
+        condition = None if labels is None else self._one_hot(labels)
         if self.gated:
             v, h = x, x
             for block in self.blocks:
@@ -148,19 +175,23 @@ class PixelCNN(keras.Model):
 
     def log_prob(self, images, logits):
         """log p(images) in nats per image (float32 `[batch]`) given the model's `logits` for them."""
-        return self.likelihood.log_prob(images, logits)
+        return self.likelihood.log_prob(self._values(images), logits)
 
     def _split_data(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if sample_weight is not None:
             raise ValueError("PixelCNN does not take `sample_weight`.")
         if self.num_labels is None:
-            return x, x
-        if isinstance(x, (list, tuple)):
-            return list(x), x[0]
-        if y is None:
+            inputs, images = x, x
+        elif isinstance(x, (list, tuple)):
+            inputs, images = list(x), x[0]
+        elif y is None:
             raise ValueError("A conditional PixelCNN trains on (images, labels): pass the labels as `y`.")
-        return [x, y], x
+        else:
+            inputs, images = [x, y], x
+        # Checked here, before the first call builds any weight: a failed first trace then leaves nothing behind.
+        self._check_images(images)
+        return inputs, images
 
     def _update(self, loss, nll):
         self.trackers["loss"].update_state(loss)

@@ -79,6 +79,8 @@ class WaveNet(keras.Model):
                  local_condition_dim=None, hop_length=1, upsampling="repeat", **kwargs):
         super().__init__(**kwargs)
         self.levels = _checks.positive_int("levels", levels)
+        if self.levels < 2:
+            raise ValueError(f"`levels` must be >= 2, got {levels}.")
         self.residual_channels = _checks.positive_int("residual_channels", residual_channels)
         self.skip_channels = _checks.positive_int("skip_channels", skip_channels)
         self.head_channels = _checks.positive_int("head_channels", head_channels)
@@ -195,6 +197,13 @@ class WaveNet(keras.Model):
 
         What `call` does to its local condition; `step` (and `generate_cached`) take these rows one
         sample at a time. `frames * hop_length` must be at least `length`."""
+        frames, dim = local_condition.shape[1], local_condition.shape[-1]
+        if dim != self.local_condition_dim:
+            raise ValueError(f"`local_condition` must have {self.local_condition_dim} channels (`local_condition_dim`), "
+                             f"got shape {tuple(local_condition.shape)}.")
+        if frames is not None and isinstance(length, int) and frames * self.hop_length < length:
+            raise ValueError(f"`local_condition` has {frames} frames of {self.hop_length} samples (`hop_length`): too "
+                             f"few for {length} samples; frames * hop_length must be >= the length.")
         if self.upsampler is None:
             upsampled = ops.repeat(local_condition, self.hop_length, axis=1)
         else:

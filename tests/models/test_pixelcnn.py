@@ -194,3 +194,26 @@ def test_rejects_images_of_another_shape_and_a_missing_condition():
         pixelcnn()(np.zeros((1, 5, 6, 1), "float32"))
     with pytest.raises(ValueError, match=r"called on \[images, labels\]"):
         pixelcnn(num_labels=2)(np.zeros((1, H, W, 1), "float32"))
+
+
+def test_a_failed_fit_on_wrong_images_leaves_the_model_trainable():
+    model = pixelcnn(num_layers=2)
+    model.compile(keras.optimizers.Adam(1e-3))
+    with pytest.raises(ValueError, match=r"images must be \[batch, 6, 6, 1\]"):
+        model.fit(np.zeros((4, 5, 5, 1), "float32"), verbose=0)
+    images = (np.random.default_rng(0).random((4, H, W, 1)) > 0.5).astype("float32")
+    assert np.isfinite(model.fit(images, verbose=0).history["nll"][0])
+
+
+def test_pixel_values_are_read_rounded_to_the_levels_and_checked():
+    model = pixelcnn(num_layers=2)
+    ones = np.ones((1, H, W, 1), "float32")
+    # Binary images: 0.3 is read as 0 and 0.7 as 1, as the docstring says.
+    np.testing.assert_allclose(model.negative_log_likelihood(0.3 * ones), model.negative_log_likelihood(0 * ones))
+    np.testing.assert_allclose(model.negative_log_likelihood(0.7 * ones), model.negative_log_likelihood(ones))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"floats in \[0, 1\]"):
+        model.negative_log_likelihood(255 * ones)
+    conditional = pixelcnn(num_layers=2, num_labels=3)
+    conditional.compile(keras.optimizers.Adam(1e-3))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"labels must be ints in \[0, 3\)"):
+        conditional.fit(np.zeros((4, H, W, 1), "float32"), np.array([0, 1, 2, 7]), verbose=0)

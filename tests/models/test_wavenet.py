@@ -225,6 +225,16 @@ def test_bad_arguments_are_named():
         WaveNet(output="gaussian")
     with pytest.raises(ValueError, match="`upsampling`"):
         WaveNet(upsampling="linear")
+    with pytest.raises(ValueError, match="`levels`"):
+        WaveNet(levels=1)
+    conditioned = WaveNet(**TINY, local_condition_dim=2, hop_length=4)
+    frames = np.zeros((1, 3, 2), np.float32)
+    with pytest.raises(ValueError, match=r"`local_condition` has 3 frames of 4 samples .* too few for 13"):
+        conditioned({"samples": np.zeros((1, 13), np.int32), "local_condition": frames})
+    with pytest.raises(ValueError, match="`local_condition` must have 2 channels"):
+        conditioned.upsample_local_condition(np.zeros((1, 3, 5), np.float32), 12)
+    with pytest.raises(ValueError, match="`queues` must have batch_size 1"):
+        generate_cached(None, 5, WaveNet(**TINY).queues(batch_size=2))
     with pytest.raises(ValueError, match="global_condition"):
         WaveNet(**TINY, global_condition_dim=2)(np.zeros((1, 5), np.int32))
     with pytest.raises(ValueError, match="`samples`"):

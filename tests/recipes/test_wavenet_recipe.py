@@ -86,6 +86,17 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch,
     assert resumed["held_out_bits_per_sample"] == pytest.approx(straight["held_out_bits_per_sample"], rel=1e-4)
 
 
+def test_resuming_with_another_model_names_the_backup(tmp_path, monkeypatch):
+    flags = ["--epochs", "2", "--steps-per-epoch", "2", "--seconds", "0.01"]
+    with monkeypatch.context() as patch:
+        patch.setattr(_resume.keras.callbacks, "TerminateOnNaN", _KillAfterFirstEpoch)
+        with pytest.raises(_Killed):
+            wavenet.run(_args(tmp_path, *flags))
+    with pytest.raises(ValueError, match=r"`--out`: the backup in .*backup_train \(after epoch 1\) was written by "
+                                         r"another model; resume with the interrupted run's flags"):
+        wavenet.run(_args(tmp_path, *flags, "--residual-channels", "8"))
+
+
 @pytest.mark.parametrize("flags, match", [
     (["--num-layers", "0"], "--num-layers"),
     (["--window", "0"], "--window"),
