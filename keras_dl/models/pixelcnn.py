@@ -116,10 +116,12 @@ class PixelCNN(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
-    def compile(self, *args, **kwargs):
-        super().compile(*args, **kwargs)
-        # The optimizer's slots, made now rather than in `fit`'s first trace (see `__init__`).
-        self.optimizer.build(self.trainable_variables)
+    def make_train_function(self, force=False):
+        # The optimizer's slots too are made before the first trace (see `__init__`). Done here rather than in an
+        # overridden `compile`, which would keep `load_model` from compiling the model.
+        if self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        return super().make_train_function(force)
 
     def _split_inputs(self, inputs):
         if self.num_labels is None:
