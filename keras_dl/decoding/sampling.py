@@ -428,6 +428,7 @@ def generate_cached(step, length, queues, first_sample=128, temperature=1.0, see
     if queues.batch_size != 1:
         raise ValueError(f"`queues` must have batch_size 1 (generate_cached draws one sequence), got "
                          f"{queues.batch_size}.")
+    _check_step_inputs(step, first_sample, global_condition=global_condition, local_condition=local_condition)
     constant = {}
     if global_condition is not None:
         constant["global_condition"] = np.asarray(global_condition, np.float32)
@@ -447,6 +448,23 @@ def generate_cached(step, length, queues, first_sample=128, temperature=1.0, see
         previous = sample_from_logits(np.asarray(outputs["logits"]), temperature, rng)
         sampled.append(previous)
     return sampled
+
+
+def _check_step_inputs(step, first_sample, **conditions):
+    """Checks `first_sample` and the conditions given against a step model that states its inputs and outputs (a
+    Keras functional model or a `TFLiteModel`; any other callable is taken as it is)."""
+    if hasattr(step, "runner"):  # a TFLiteModel
+        names, levels = step.input_names, step.runner.get_output_details()["logits"]["shape"][-1]
+    elif isinstance(getattr(step, "input", None), dict):
+        names, levels = sorted(step.input), step.output["logits"].shape[-1]
+    else:
+        return
+    if first_sample >= levels:
+        raise ValueError(f"`first_sample` must be a code in [0, {levels}) for this step model, got {first_sample}.")
+    for name, value in conditions.items():
+        if (value is not None) != (name in names):
+            raise ValueError(f"`{name}` must be given exactly when the step model takes it: its inputs are {names}, "
+                             f"`{name}` is {'given' if value is not None else 'missing'}.")
 
 
 def generate_naive(model, length, context, first_sample=128, temperature=1.0, seed=None):

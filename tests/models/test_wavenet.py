@@ -218,7 +218,7 @@ def test_transposed_upsampling_and_conditioned_fast_generation(tmp_path):
         generate_cached(model.step_model(), 30, model.queues(), global_condition=speaker, local_condition=rows[:, :5])
 
 
-def test_bad_arguments_are_named():
+def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="`kernel_size`"):
         WaveNet(kernel_size=1)
     with pytest.raises(ValueError, match="`output`"):
@@ -235,6 +235,14 @@ def test_bad_arguments_are_named():
         conditioned.upsample_local_condition(np.zeros((1, 3, 5), np.float32), 12)
     with pytest.raises(ValueError, match="`queues` must have batch_size 1"):
         generate_cached(None, 5, WaveNet(**TINY).queues(batch_size=2))
+    plain = WaveNet(**TINY)
+    for step in (plain.step_model(), export.TFLiteModel(export.export_tflite(plain.step_model(), tmp_path / "step.tflite"))):
+        with pytest.raises(ValueError, match=r"`first_sample` must be a code in \[0, 256\)"):
+            generate_cached(step, 5, plain.queues(), first_sample=256)
+        with pytest.raises(ValueError, match="`global_condition` must be given exactly when .* is given"):
+            generate_cached(step, 5, plain.queues(), global_condition=np.zeros((1, 2), np.float32))
+    with pytest.raises(ValueError, match="`local_condition` must be given exactly when .* is missing"):
+        generate_cached(conditioned.step_model(), 5, conditioned.queues())
     with pytest.raises(ValueError, match="global_condition"):
         WaveNet(**TINY, global_condition_dim=2)(np.zeros((1, 5), np.int32))
     with pytest.raises(ValueError, match="`samples`"):
