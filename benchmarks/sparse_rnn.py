@@ -78,7 +78,7 @@ def _new_model(units):
     return model
 
 
-def _cached(path, make):
+def cached(path, make):
     """`path`, made by `make(tmp_path)` unless a previous run left it (written atomically, so whole)."""
     if not os.path.exists(path):
         with atomic_path(path) as tmp:
@@ -105,7 +105,7 @@ class Trainer:
             print(f"training dense GRU-{units} base, {self.cfg['base_steps']} steps", flush=True)
             _fit(model, self.train, self.cfg["base_steps"], self.verbose)
             model.save(tmp)
-        return _cached(self.path(f"base_gru{units}.keras"), make)
+        return cached(self.path(f"base_gru{units}.keras"), make)
 
     def fork(self, units, sparsity=0.0):
         """`.keras` file of the base of `units` trained `fork_steps` more, pruned to `sparsity` if > 0."""
@@ -117,13 +117,13 @@ class Trainer:
             print(f"fork GRU-{units}, sparsity {sparsity:.0%}, {self.cfg['fork_steps']} steps", flush=True)
             _fit(model, self.fork_data, self.cfg["fork_steps"], self.verbose)
             (strip_pruning(model) if sparsity else model).save(tmp)
-        return keras.models.load_model(_cached(self.path(f"gru{units}_sparse{round(sparsity * 100)}.keras"), make))
+        return keras.models.load_model(cached(self.path(f"gru{units}_sparse{round(sparsity * 100)}.keras"), make))
 
     def tfmot_fork(self, units, sparsity):
         """`.tflite` of the same fork pruned by tfmot in tf_keras (dynamic int8, sparse tensors)."""
         def make(tmp):
             _tfmot_fork(self, units, sparsity, tmp)
-        return _cached(self.path(f"tfmot_gru{units}_sparse{round(sparsity * 100)}_int8.tflite"), make)
+        return cached(self.path(f"tfmot_gru{units}_sparse{round(sparsity * 100)}_int8.tflite"), make)
 
 
 def _tfmot_fork(trainer, units, sparsity, path):
@@ -175,7 +175,7 @@ def _runtimes(path, threads):
     return {"builtin": plain, "xnnpack": TFLiteModel(path, num_threads=threads, default_delegates=True)}
 
 
-def _latencies(files, threads, runs, rounds):
+def latencies(files, threads, runs, rounds):
     """Per file: (median step latency in seconds on its faster runtime, that runtime), over interleaved rounds."""
     runners = {(name, runtime): model for name, path in files.items()
                for runtime, model in _runtimes(path, threads).items()}
@@ -192,7 +192,7 @@ def _latencies(files, threads, runs, rounds):
     return best
 
 
-def _quick_latency(path, threads, runs=300):
+def quick_latency(path, threads, runs=300):
     return min(model.median_latency(model.zero_inputs(), runs=runs) for model in _runtimes(path, threads).values())
 
 
@@ -204,7 +204,7 @@ def equal_latency_units(target_seconds, max_units, threads):
             middle = (low + high + 1) // 2
             path = export_lm_tflite(_new_model(middle * 16), os.path.join(directory, f"gru{middle * 16}.tflite"),
                                     quantization="dynamic_int8")
-            latency = _quick_latency(path, threads)
+            latency = quick_latency(path, threads)
             print(f"  dense GRU-{middle * 16} int8: {latency * 1e6:.1f} us (target {target_seconds * 1e6:.1f} us)",
                   flush=True)
             low, high = (middle, high) if latency <= target_seconds else (low, middle - 1)
@@ -223,7 +223,7 @@ def validation_bytes(count):
     return np.frombuffer(bytes(data[:count]), np.uint8).astype(np.int32)
 
 
-def _zeros(model):
+def pruned_fraction(model):
     """Fraction of zeros in the kernels of the GRU and the output layer (the pruned matrices)."""
     rows = [row for row in sparsity_report(model) if "/embedding/" not in row["weight"]]
     return sum(row["sparsity"] * row["size"] for row in rows) / sum(row["size"] for row in rows)
@@ -242,13 +242,13 @@ def run(cfg, out, threads, verbose):
     rows = {}  # name -> row; insertion order is the table's order
     dense = trainer.fork(units)
     for quantization in ("float32", "dynamic_int8"):
-        rows[f"dense {quantization}"] = dict(units=units, sparsity=_zeros(dense), quantization=quantization,
+        rows[f"dense {quantization}"] = dict(units=units, sparsity=pruned_fraction(dense), quantization=quantization,
                                              file=export(f"dense{units}_{quantization}", dense, quantization, False))
     for target in SPARSITIES:
         model = trainer.fork(units, target)
         for quantization, blocks in (("float32", "1x4"), ("dynamic_int8", "1x16")):
             rows[f"sparse {target:.0%} {quantization} {blocks}"] = dict(
-                units=units, sparsity=_zeros(model), quantization=quantization, target_sparsity=target,
+                units=units, sparsity=pruned_fraction(model), quantization=quantization, target_sparsity=target,
                 file=export(f"sparse{units}_{round(target * 100)}_{quantization}", model, quantization, True))
     flagship = f"sparse {PEER_SPARSITY:.0%} dynamic_int8 1x16"
     rows[f"tfmot {PEER_SPARSITY:.0%} dynamic_int8 1x16"] = dict(
@@ -256,19 +256,19 @@ def run(cfg, out, threads, verbose):
         file=trainer.tfmot_fork(units, PEER_SPARSITY))
 
     print("finding the dense GRU as fast as the flagship sparse step", flush=True)
-    small_units = equal_latency_units(_quick_latency(rows[flagship]["file"], threads), units, threads)
+    small_units = equal_latency_units(quick_latency(rows[flagship]["file"], threads), units, threads)
     small = trainer.fork(small_units)
     rows["equal-latency dense dynamic_int8"] = dict(
-        units=small_units, sparsity=_zeros(small), quantization="dynamic_int8",
+        units=small_units, sparsity=pruned_fraction(small), quantization="dynamic_int8",
         file=export(f"dense{small_units}_dynamic_int8", small, "dynamic_int8", False))
 
     print(f"timing {len(rows)} files, {cfg['rounds']} interleaved rounds", flush=True)
-    latencies = _latencies({name: row["file"] for name, row in rows.items()}, threads, cfg["runs"], cfg["rounds"])
+    timed = latencies({name: row["file"] for name, row in rows.items()}, threads, cfg["runs"], cfg["rounds"])
     tokens = validation_bytes(cfg["eval_bytes"])
     for name, row in rows.items():
         model = TFLiteModel(row["file"], num_threads=threads)
         print(f"scoring {name} on {tokens.size} validation bytes", flush=True)
-        row.update(latency_us=latencies[name][0] * 1e6, runtime=latencies[name][1], size_bytes=os.path.getsize(row["file"]),
+        row.update(latency_us=timed[name][0] * 1e6, runtime=timed[name][1], size_bytes=os.path.getsize(row["file"]),
                    sparse_blocks=sorted({t["block"] for t in model.sparse_tensors}),
                    bpc=streamed_bits_per_character(model, tokens, row["units"]), file=os.path.relpath(row["file"], out))
 
