@@ -56,7 +56,7 @@ ROWS = [
 QUICK_ROWS = ("demo128_step", "demo128_sparse_step")
 
 
-def _step_file(directory, name, units, sparsity, quantization, block, head, seed=0):
+def step_file(directory, name, units, sparsity, quantization, block, head, seed=0):
     """Exports an `RNNLanguageModel` step model with random weights, the GRU (and head) pruned in `block`s."""
     model = RNNLanguageModel(units=units, embedding_dim=64)
     model.build((None, None))
@@ -87,7 +87,7 @@ def main(argv=None):
     rows = [row for row in ROWS if not args.quick or row[0] in QUICK_ROWS]
     files = {}
     for name, units, sparsity, quantization, block, head, *_ in rows:
-        files[name] = _step_file(args.out, name, units, sparsity, quantization, block, head)
+        files[name] = step_file(args.out, name, units, sparsity, quantization, block, head)
         print(f"exported {files[name]} ({os.path.getsize(files[name]):,} bytes)", flush=True)
     method = {row[0]: [] for row in rows}
     bench = {row[0]: [] for row in rows}

@@ -15,8 +15,10 @@ windows every `--eval-every` steps (the learning curves):
 Each trained model is exported as shipped (dynamic int8; the sparse one with sparse tensors) and
 measured on its `.tflite` step file: bits per character streamed over the first `--eval-bytes` bytes
 of the validation split, median step latency over interleaved rounds (1 thread, batch 1), file size.
-Writes `sparse_quality.json`, `.md` and `.png` (learning curves) to `--out`. Training is checkpointed
-per epoch of `--eval-every` steps: run the same command again after a crash and it continues.
+A width sweep times random-weight sparse and dense int8 step files of 256 to 1024 units, to show
+where the sparse step starts to pay. Writes `sparse_quality.json`, `.md` and `.png` (learning curves)
+to `--out`. Training is checkpointed per epoch of `--eval-every` steps: run the same command again
+after a crash and it continues.
 """
 
 import argparse
@@ -30,6 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
+from benchmarks.litert_latency import step_file  # noqa: E402
 from benchmarks.sparse_rnn import EMBEDDING  # noqa: E402
 from benchmarks.sparse_rnn import LEARNING_RATE  # noqa: E402
 from benchmarks.sparse_rnn import cached  # noqa: E402
@@ -51,11 +54,14 @@ from keras_dl.sparsity import prune_low_magnitude  # noqa: E402
 from keras_dl.sparsity import strip_pruning  # noqa: E402
 from recipes._resume import resumable_fit  # noqa: E402
 
-FULL = dict(units=512, steps=2000, eval_every=100, batch_size=32, seq_len=64, validation_batches=16, seeds=3,
+FULL = dict(units=384, steps=2000, eval_every=100, batch_size=32, seq_len=64, validation_batches=16, seeds=3,
             eval_bytes=16384, runs=2000, rounds=5)
 QUICK = dict(units=64, steps=40, eval_every=20, batch_size=8, seq_len=32, validation_batches=2, seeds=2,
              eval_bytes=256, runs=200, rounds=2)
 KINDS = ("sparse", "dense", "equal-latency dense")
+# Widths of the latency sweep: where does the sparse int8 step start to pay for itself?
+SWEEP = (256, 384, 512, 768, 1024)
+QUICK_SWEEP = (64, 128)
 
 
 def ramp(steps, target, gate_sparsities=None):
@@ -101,6 +107,29 @@ def _train(cfg, kind, units, seed, directory, schedules, verbose):
     write_text(curve_path, json.dumps(curve))
     shutil.rmtree(out)  # The per-epoch backup and log, no longer needed once the model and its curve are saved.
     return model, curve
+
+
+def width_sweep(directory, widths, sparsity, threads, runs, rounds):
+    """Per width, from random-weight step files (latency depends on shapes and sparsity, not values): the sparse
+    int8 step (GRU and output layer pruned to `sparsity` in 16x1 blocks) against the dense int8 step of the same
+    width, and the widest dense int8 GRU no slower than the sparse one."""
+    files = {}
+    for units in widths:
+        for sparse in (True, False):
+            name = f"sweep_{'sparse' if sparse else 'dense'}{units}"
+            files[name] = os.path.join(directory, f"{name}.tflite")
+            if not os.path.exists(files[name]):
+                step_file(directory, name, units, sparsity if sparse else 0.0, "dynamic_int8",
+                          LITERT_INT8_BLOCK if sparse else None, head=sparse)
+    print(f"timing the width sweep, {rounds} interleaved rounds", flush=True)
+    timed = latencies(files, threads, runs, rounds)
+    rows = []
+    for units in widths:
+        sparse_us, dense_us = timed[f"sweep_sparse{units}"][0] * 1e6, timed[f"sweep_dense{units}"][0] * 1e6
+        print(f"finding the dense GRU as fast as the sparse GRU-{units} step", flush=True)
+        rows.append(dict(units=units, sparse_us=sparse_us, dense_us=dense_us, speedup=dense_us / sparse_us,
+                         equal_latency_units=equal_latency_units(sparse_us / 1e6, units, threads)))
+    return rows
 
 
 def _spread(values):
@@ -150,6 +179,7 @@ def run(cfg, out, sparsity, gate_sparsities, threads, verbose):
                           keras_bpc=_spread([r["keras_bpc"] for r in runs[kind]]))
         for r in runs[kind]:
             r["file"] = os.path.relpath(r["file"], out)
+    sweep = width_sweep(directory, cfg["sweep"], sparsity, threads, cfg["runs"], cfg["rounds"])
     sparse, dense, small = (rows[kind]["tflite_bpc"] for kind in KINDS)
     margin = small["mean"] - sparse["mean"]
     spread = max(sparse["spread"], small["spread"])
@@ -161,7 +191,7 @@ def run(cfg, out, sparsity, gate_sparsities, threads, verbose):
                            sparsity=sparsity, gate_sparsities=gate_sparsities, block=list(LITERT_INT8_BLOCK),
                            ramp={"begin_step": schedules[0].begin_step, "end_step": schedules[0].end_step,
                                  "frequency": schedules[0].frequency}),
-            "rows": [dict(name=kind, **row) for kind, row in rows.items()], "runs": runs,
+            "rows": [dict(name=kind, **row) for kind, row in rows.items()], "runs": runs, "width_sweep": sweep,
             "bpc_ratio_sparse_vs_dense": sparse["mean"] / dense["mean"],
             "bpc_margin_vs_equal_latency": margin, "seed_spread": spread, "targets": targets}
 
@@ -174,6 +204,10 @@ def markdown(result):
         lines.append(f"| {row['name']} | {row['units']} | {row['sparsity']:.1%} | {row['latency_us']:.1f} us "
                      f"| {row['size_bytes'] / 1e6:.2f} MB | {t['mean']:.3f} [{t['min']:.3f}, {t['max']:.3f}] "
                      f"| {k['mean']:.3f} [{k['min']:.3f}, {k['max']:.3f}] |")
+    lines += ["", "| width | sparse int8 step | dense int8 step | sparse speed-up | equal-latency dense width |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {r['units']} | {r['sparse_us']:.1f} us | {r['dense_us']:.1f} us | {r['speedup']:.2f}x "
+              f"| {r['equal_latency_units']} |" for r in result["width_sweep"]]
     lines += ["", f"sparse / dense bits/char: {result['bpc_ratio_sparse_vs_dense']:.3f}; equal-latency dense minus "
               f"sparse: {result['bpc_margin_vs_equal_latency']:+.3f} bits/char (seed spread "
               f"{result['seed_spread']:.3f})", "", "Targets:"]
@@ -238,6 +272,7 @@ def main(argv=None):
         parser.error(f"--steps must be a multiple of --eval-every ({cfg['eval_every']}), got {cfg['steps']}")
     if not 0.0 < args.sparsity < 1.0:
         parser.error(f"--sparsity must be in (0, 1), got {args.sparsity}")
+    cfg["sweep"] = list(QUICK_SWEEP if args.quick else SWEEP)
     result = run(cfg, args.out, args.sparsity, args.gate_sparsities, args.threads, args.verbose)
     table = markdown(result)
     print("\n" + table)

@@ -48,6 +48,11 @@ def test_quick_benchmark_trains_every_model_per_seed_with_per_gate_targets(tmp_p
     assert result["bpc_margin_vs_equal_latency"] == pytest.approx(means["equal-latency dense"] - means["sparse"])
     assert list(result["targets"].values()) == [result["bpc_ratio_sparse_vs_dense"] <= 1.05,
                                                 result["bpc_margin_vs_equal_latency"] > result["seed_spread"]]
+    # The width sweep: each width's sparse and dense random-weight files, timed side by side.
+    assert [row["units"] for row in result["width_sweep"]] == list(sparse_quality.QUICK_SWEEP)
+    for row in result["width_sweep"]:
+        assert row["speedup"] == pytest.approx(row["dense_us"] / row["sparse_us"])
+        assert row["equal_latency_units"] % 16 == 0 and row["equal_latency_units"] <= row["units"]
     assert json.loads((tmp_path / "sparse_quality.json").read_text())["targets"] == result["targets"]
     assert (tmp_path / "sparse_quality.png").stat().st_size > 0
     assert "| model |" in (tmp_path / "sparse_quality.md").read_text()
