@@ -9,16 +9,16 @@ windows every `--eval-every` steps (the learning curves):
     in LiteRT's int8 blocks (16x1 in Keras axes), along Zhu & Gupta's ramp from 10% to 75% of
     training; `--gate-sparsities z,r,h` gives the GRU's gates their own targets (LPCNet: 0.95,0.95,0.8);
   - dense: GRU-`--units`, dense;
-  - equal-latency dense: the largest GRU (a multiple of 16) whose dense int8 step file is no slower
-    than the first seed's sparse int8 step file, found by timing random-weight exports.
+  - equal-latency dense: the largest GRU (a multiple of 32) whose dense int8 step file is no slower
+    than the sparse int8 step file, found by timing random-weight exports side by side (the width sweep).
 
 Each trained model is exported as shipped (dynamic int8; the sparse one with sparse tensors) and
 measured on its `.tflite` step file: bits per character streamed over the first `--eval-bytes` bytes
 of the validation split, median step latency over interleaved rounds (1 thread, batch 1), file size.
-A width sweep times random-weight sparse and dense int8 step files of 256 to 1024 units, to show
-where the sparse step starts to pay. Writes `sparse_quality.json`, `.md` and `.png` (learning curves)
-to `--out`. Training is checkpointed per epoch of `--eval-every` steps: run the same command again
-after a crash and it continues.
+The width sweep times random-weight sparse int8 step files of 256 to 1024 units and dense int8 ones
+of 32 to 1024 units in the same interleaved rounds, to show where the sparse step starts to pay.
+Writes `sparse_quality.json`, `.md` and `.png` (learning curves) to `--out`. Training is checkpointed
+per epoch of `--eval-every` steps: run the same command again after a crash and it continues.
 """
 
 import argparse
@@ -36,10 +36,8 @@ from benchmarks.litert_latency import step_file  # noqa: E402
 from benchmarks.sparse_rnn import EMBEDDING  # noqa: E402
 from benchmarks.sparse_rnn import LEARNING_RATE  # noqa: E402
 from benchmarks.sparse_rnn import cached  # noqa: E402
-from benchmarks.sparse_rnn import equal_latency_units  # noqa: E402
 from benchmarks.sparse_rnn import latencies  # noqa: E402
 from benchmarks.sparse_rnn import pruned_fraction  # noqa: E402
-from benchmarks.sparse_rnn import quick_latency  # noqa: E402
 from benchmarks.sparse_rnn import validation_bytes  # noqa: E402
 from keras_dl.data import lm_dataset  # noqa: E402
 from keras_dl.export import TFLiteModel  # noqa: E402
@@ -111,24 +109,25 @@ def _train(cfg, kind, units, seed, directory, schedules, verbose):
 
 def width_sweep(directory, widths, sparsity, threads, runs, rounds):
     """Per width, from random-weight step files (latency depends on shapes and sparsity, not values): the sparse
-    int8 step (GRU and output layer pruned to `sparsity` in 16x1 blocks) against the dense int8 step of the same
-    width, and the widest dense int8 GRU no slower than the sparse one."""
+    int8 step (GRU and output layer pruned to `sparsity` in 16x1 blocks), the dense int8 step of the same width,
+    and the widest dense int8 GRU (a multiple of 32) no slower than the sparse one. Every file is timed in the
+    same interleaved rounds, so each comparison is side by side (single timings here vary by up to 2x)."""
     files = {}
-    for units in widths:
-        for sparse in (True, False):
-            name = f"sweep_{'sparse' if sparse else 'dense'}{units}"
-            files[name] = os.path.join(directory, f"{name}.tflite")
-            if not os.path.exists(files[name]):
-                step_file(directory, name, units, sparsity if sparse else 0.0, "dynamic_int8",
-                          LITERT_INT8_BLOCK if sparse else None, head=sparse)
-    print(f"timing the width sweep, {rounds} interleaved rounds", flush=True)
-    timed = latencies(files, threads, runs, rounds)
+    for units, sparse in [(units, True) for units in widths] + [(u, False) for u in range(32, max(widths) + 1, 32)]:
+        name = f"sweep_{'sparse' if sparse else 'dense'}{units}"
+        files[name] = os.path.join(directory, f"{name}.tflite")
+        if not os.path.exists(files[name]):
+            step_file(directory, name, units, sparsity if sparse else 0.0, "dynamic_int8",
+                      LITERT_INT8_BLOCK if sparse else None, head=sparse)
+    print(f"timing the width sweep ({len(files)} files), {rounds} interleaved rounds", flush=True)
+    timed = {name: value[0] * 1e6 for name, value in latencies(files, threads, runs, rounds).items()}
+    dense = {int(name[len("sweep_dense"):]): us for name, us in timed.items() if name.startswith("sweep_dense")}
     rows = []
     for units in widths:
-        sparse_us, dense_us = timed[f"sweep_sparse{units}"][0] * 1e6, timed[f"sweep_dense{units}"][0] * 1e6
-        print(f"finding the dense GRU as fast as the sparse GRU-{units} step", flush=True)
-        rows.append(dict(units=units, sparse_us=sparse_us, dense_us=dense_us, speedup=dense_us / sparse_us,
-                         equal_latency_units=equal_latency_units(sparse_us / 1e6, units, threads)))
+        sparse_us = timed[f"sweep_sparse{units}"]
+        equal = max([u for u, us in dense.items() if us <= sparse_us], default=0)
+        rows.append(dict(units=units, sparse_us=sparse_us, dense_us=dense[units], speedup=dense[units] / sparse_us,
+                         equal_latency_units=equal, equal_latency_dense_us=dense.get(equal)))
     return rows
 
 
@@ -148,17 +147,18 @@ def run(cfg, out, sparsity, gate_sparsities, threads, verbose):
 
     tokens = validation_bytes(cfg["eval_bytes"])
     runs = {kind: [] for kind in KINDS}
-    widths = {"sparse": units, "dense": units}
+    # Measured once and kept, so that a rerun trains the same equal-latency width.
+    sweep_path = cached(os.path.join(directory, "width_sweep.json"), lambda tmp: write_text(tmp, json.dumps(
+        width_sweep(directory, sorted({*cfg["sweep"], units}), sparsity, threads, cfg["runs"], cfg["rounds"]))))
+    with open(sweep_path) as f:
+        sweep = json.load(f)
+    matched = next(row for row in sweep if row["units"] == units)["equal_latency_units"]
+    if not matched:
+        raise ValueError(f"no dense GRU of 32 units or more is as fast as the sparse GRU-{units} step "
+                         f"({next(row for row in sweep if row['units'] == units)['sparse_us']:.1f} us); use a larger --units.")
+    widths = {"sparse": units, "dense": units, "equal-latency dense": matched}
     for seed in range(cfg["seeds"]):
         for kind in KINDS:
-            if kind not in widths:
-                # The first seed's sparse file sets the latency to match; remembered, so a rerun trains the same size.
-                def find(tmp):
-                    target = quick_latency(runs["sparse"][0]["file"], threads)
-                    print("finding the dense GRU as fast as the sparse step", flush=True)
-                    write_text(tmp, json.dumps({"units": equal_latency_units(target, units, threads)}))
-                with open(cached(os.path.join(directory, "equal_latency_units.json"), find)) as f:
-                    widths[kind] = json.load(f)["units"]
             model, curve = _train(cfg, kind, widths[kind], seed, directory, schedules, verbose)
             path = export(f"{'sparse' if kind == 'sparse' else 'dense'}{widths[kind]}_seed{seed}", model,
                           kind == "sparse")
@@ -179,7 +179,6 @@ def run(cfg, out, sparsity, gate_sparsities, threads, verbose):
                           keras_bpc=_spread([r["keras_bpc"] for r in runs[kind]]))
         for r in runs[kind]:
             r["file"] = os.path.relpath(r["file"], out)
-    sweep = width_sweep(directory, cfg["sweep"], sparsity, threads, cfg["runs"], cfg["rounds"])
     sparse, dense, small = (rows[kind]["tflite_bpc"] for kind in KINDS)
     margin = small["mean"] - sparse["mean"]
     spread = max(sparse["spread"], small["spread"])

@@ -192,7 +192,7 @@ def latencies(files, threads, runs, rounds):
     return best
 
 
-def quick_latency(path, threads, runs=300):
+def _quick_latency(path, threads, runs=300):
     return min(model.median_latency(model.zero_inputs(), runs=runs) for model in _runtimes(path, threads).values())
 
 
@@ -204,7 +204,7 @@ def equal_latency_units(target_seconds, max_units, threads):
             middle = (low + high + 1) // 2
             path = export_lm_tflite(_new_model(middle * 16), os.path.join(directory, f"gru{middle * 16}.tflite"),
                                     quantization="dynamic_int8")
-            latency = quick_latency(path, threads)
+            latency = _quick_latency(path, threads)
             print(f"  dense GRU-{middle * 16} int8: {latency * 1e6:.1f} us (target {target_seconds * 1e6:.1f} us)",
                   flush=True)
             low, high = (middle, high) if latency <= target_seconds else (low, middle - 1)
@@ -256,7 +256,7 @@ def run(cfg, out, threads, verbose):
         file=trainer.tfmot_fork(units, PEER_SPARSITY))
 
     print("finding the dense GRU as fast as the flagship sparse step", flush=True)
-    small_units = equal_latency_units(quick_latency(rows[flagship]["file"], threads), units, threads)
+    small_units = equal_latency_units(_quick_latency(rows[flagship]["file"], threads), units, threads)
     small = trainer.fork(small_units)
     rows["equal-latency dense dynamic_int8"] = dict(
         units=small_units, sparsity=pruned_fraction(small), quantization="dynamic_int8",
