@@ -213,3 +213,20 @@ def test_sparsity_summaries_reach_tensorboard(tmp_path):
     assert values["sparsity/head/kernel"] == pytest.approx(expected)
     assert expected[0] < expected[2]
     assert set(values) == {f"sparsity/{row['weight']}" for row in sparsity_report(model)}
+
+
+def test_a_weights_own_constraint_still_applies_while_pruned_and_comes_back_after_strip(tmp_path):
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, kernel_constraint=keras.constraints.NonNeg())])
+    prune_low_magnitude(model, ConstantSparsity(0.5, begin_step=0, frequency=1))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = -np.repeat(x.sum(1, keepdims=True), 4, axis=1)  # targets that pull every weight negative
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.fit(x, y, epochs=3, verbose=0)
+    kernel = model.layers[0].kernel.numpy()
+    assert kernel.min() >= 0.0  # NonNeg, chained under the pruning constraint
+    assert np.mean(kernel == 0) >= 0.5  # and pruned
+    model.save(tmp_path / "pruned.keras")
+    loaded = keras.models.load_model(tmp_path / "pruned.keras")
+    assert isinstance(loaded.layers[0].kernel.constraint.previous, keras.constraints.NonNeg)
+    assert isinstance(strip_pruning(model).layers[0].kernel.constraint, keras.constraints.NonNeg)
