@@ -35,9 +35,11 @@ import keras  # noqa: E402
 from benchmarks.litert_latency import step_file  # noqa: E402
 from benchmarks.sparse_rnn import EMBEDDING  # noqa: E402
 from benchmarks.sparse_rnn import LEARNING_RATE  # noqa: E402
+from benchmarks.sparse_rnn import add_config_flags  # noqa: E402
 from benchmarks.sparse_rnn import cached  # noqa: E402
 from benchmarks.sparse_rnn import latencies  # noqa: E402
 from benchmarks.sparse_rnn import pruned_fraction  # noqa: E402
+from benchmarks.sparse_rnn import read_config  # noqa: E402
 from benchmarks.sparse_rnn import validation_bytes  # noqa: E402
 from keras_dl.data import lm_dataset  # noqa: E402
 from keras_dl.export import TFLiteModel  # noqa: E402
@@ -252,21 +254,10 @@ def main(argv=None):
     parser.add_argument("--sparsity", type=float, default=0.9, help="target of the GRU (unless --gate-sparsities) "
                         "and output layer")
     parser.add_argument("--gate-sparsities", type=_gate_sparsities, default=None, help="z,r,h targets of the GRU")
-    parser.add_argument("--threads", type=int, default=1, help="LiteRT threads")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")
-    for key, value in FULL.items():
-        parser.add_argument(f"--{key.replace('_', '-')}", type=int, default=None,
-                            help=f"default {value} ({QUICK[key]} with --quick)")
+    add_config_flags(parser, FULL, QUICK)
     args = parser.parse_args(argv)
-    cfg = dict(QUICK if args.quick else FULL)
-    for key in cfg:
-        if getattr(args, key) is not None:
-            cfg[key] = getattr(args, key)
-    for key, value in dict(cfg, threads=args.threads).items():
-        if value < 1:
-            parser.error(f"--{key.replace('_', '-')} must be >= 1, got {value}")
-    if cfg["units"] % 16:
-        parser.error(f"--units must be a multiple of 16 (LiteRT's int8 blocks), got {cfg['units']}")
+    cfg = read_config(parser, args, FULL, QUICK)
     if cfg["steps"] % cfg["eval_every"]:
         parser.error(f"--steps must be a multiple of --eval-every ({cfg['eval_every']}), got {cfg['steps']}")
     if not 0.0 < args.sparsity < 1.0:

@@ -334,17 +334,17 @@ def plot(result, path):
     plt.close(fig)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="GRU-128 and a few steps (a smoke run, not figures)")
-    parser.add_argument("--out", default="sparse_rnn_out", help="output directory")
+def add_config_flags(parser, full, quick):
+    """`--threads` and an int flag per key of `full` (`quick`'s value with `--quick`)."""
     parser.add_argument("--threads", type=int, default=1, help="LiteRT threads")
-    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity")
-    for key, value in FULL.items():
+    for key, value in full.items():
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, default=None,
-                            help=f"default {value} ({QUICK[key]} with --quick)")
-    args = parser.parse_args(argv)
-    cfg = dict(QUICK if args.quick else FULL)
+                            help=f"default {value} ({quick[key]} with --quick)")
+
+
+def read_config(parser, args, full, quick):
+    """The run's config from the flags of `add_config_flags`: each >= 1, `units` a multiple of 16."""
+    cfg = dict(quick if args.quick else full)
     for key in cfg:
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
@@ -353,6 +353,17 @@ def main(argv=None):
             parser.error(f"--{key.replace('_', '-')} must be >= 1, got {value}")
     if cfg["units"] % 16:
         parser.error(f"--units must be a multiple of 16 (LiteRT's int8 blocks), got {cfg['units']}")
+    return cfg
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="GRU-128 and a few steps (a smoke run, not figures)")
+    parser.add_argument("--out", default="sparse_rnn_out", help="output directory")
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity")
+    add_config_flags(parser, FULL, QUICK)
+    args = parser.parse_args(argv)
+    cfg = read_config(parser, args, FULL, QUICK)
     keras.utils.set_random_seed(0)
     result = run(cfg, args.out, args.threads, args.verbose)
     table = markdown(result)
