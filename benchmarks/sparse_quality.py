@@ -38,6 +38,7 @@ from benchmarks.sparse_rnn import LEARNING_RATE  # noqa: E402
 from benchmarks.sparse_rnn import add_config_flags  # noqa: E402
 from benchmarks.sparse_rnn import cached  # noqa: E402
 from benchmarks.sparse_rnn import latencies  # noqa: E402
+from benchmarks.sparse_rnn import new_model  # noqa: E402
 from benchmarks.sparse_rnn import pruned_fraction  # noqa: E402
 from benchmarks.sparse_rnn import read_config  # noqa: E402
 from benchmarks.sparse_rnn import validation_bytes  # noqa: E402
@@ -47,7 +48,6 @@ from keras_dl.export import atomic_path  # noqa: E402
 from keras_dl.export import export_lm_tflite  # noqa: E402
 from keras_dl.export import write_text  # noqa: E402
 from keras_dl.metrics import streamed_bits_per_character  # noqa: E402
-from keras_dl.models import RNNLanguageModel  # noqa: E402
 from keras_dl.sparsity import LITERT_INT8_BLOCK  # noqa: E402
 from keras_dl.sparsity import PolynomialDecay  # noqa: E402
 from keras_dl.sparsity import prune_low_magnitude  # noqa: E402
@@ -75,10 +75,9 @@ def ramp(steps, target, gate_sparsities=None):
     return schedule(target), None if gate_sparsities is None else [schedule(s) for s in gate_sparsities]
 
 
-def _train(cfg, kind, units, seed, directory, schedules, verbose):
-    """Trains one model from scratch; returns (stripped model, learning curve). Cached and resumable in `directory`."""
-    # Named by what is trained, so an equal-latency dense model as wide as the sparse one is the dense run.
-    name = f"{'sparse' if kind == 'sparse' else 'dense'}{units}_seed{seed}"
+def _train(cfg, kind, units, seed, directory, name, schedules, verbose):
+    """Trains one model from scratch; returns (stripped model, learning curve). Cached as `directory/name.keras`,
+    resumable in `directory/name`."""
     out = os.path.join(directory, name)
     final, curve_path = os.path.join(directory, f"{name}.keras"), os.path.join(directory, f"{name}_curve.json")
     if os.path.exists(final) and os.path.exists(curve_path):
@@ -86,8 +85,7 @@ def _train(cfg, kind, units, seed, directory, schedules, verbose):
             return keras.models.load_model(final), json.load(f)
     os.makedirs(out, exist_ok=True)
     keras.utils.set_random_seed(seed)
-    model = RNNLanguageModel(units=units, embedding_dim=EMBEDDING)
-    model.build((None, None))
+    model = new_model(units)
     if kind == "sparse":
         schedule, gate_schedules = schedules
         prune_low_magnitude(model, schedule, block_size=LITERT_INT8_BLOCK, gate_schedules=gate_schedules,
@@ -154,16 +152,17 @@ def run(cfg, out, sparsity, gate_sparsities, threads, verbose):
         width_sweep(directory, sorted({*cfg["sweep"], units}), sparsity, threads, cfg["runs"], cfg["rounds"]))))
     with open(sweep_path) as f:
         sweep = json.load(f)
-    matched = next(row for row in sweep if row["units"] == units)["equal_latency_units"]
-    if not matched:
+    matched = next(row for row in sweep if row["units"] == units)
+    if not matched["equal_latency_units"]:
         raise ValueError(f"no dense GRU of 32 units or more is as fast as the sparse GRU-{units} step "
-                         f"({next(row for row in sweep if row['units'] == units)['sparse_us']:.1f} us); use a larger --units.")
-    widths = {"sparse": units, "dense": units, "equal-latency dense": matched}
+                         f"({matched['sparse_us']:.1f} us); use a larger --units.")
+    widths = {"sparse": units, "dense": units, "equal-latency dense": matched["equal_latency_units"]}
     for seed in range(cfg["seeds"]):
         for kind in KINDS:
-            model, curve = _train(cfg, kind, widths[kind], seed, directory, schedules, verbose)
-            path = export(f"{'sparse' if kind == 'sparse' else 'dense'}{widths[kind]}_seed{seed}", model,
-                          kind == "sparse")
+            # Named by what is trained, so an equal-latency dense model as wide as the sparse one is the dense run.
+            name = f"{'sparse' if kind == 'sparse' else 'dense'}{widths[kind]}_seed{seed}"
+            model, curve = _train(cfg, kind, widths[kind], seed, directory, name, schedules, verbose)
+            path = export(name, model, kind == "sparse")
             print(f"seed {seed}: scoring {kind} on {tokens.size} validation bytes", flush=True)
             runs[kind].append(dict(seed=seed, units=widths[kind], file=path, curve=curve,
                                    sparsity=pruned_fraction(model), size_bytes=os.path.getsize(path),

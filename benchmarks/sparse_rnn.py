@@ -72,7 +72,7 @@ def _fit(model, data, steps, verbose):
     model.fit(data, steps_per_epoch=steps, shuffle=False, verbose=verbose)
 
 
-def _new_model(units):
+def new_model(units):
     model = RNNLanguageModel(units=units, embedding_dim=EMBEDDING)
     model.build((None, None))
     return model
@@ -101,7 +101,7 @@ class Trainer:
     def base(self, units):
         """`.keras` file of a dense model of `units` trained for `base_steps`."""
         def make(tmp):
-            model = _new_model(units)
+            model = new_model(units)
             print(f"training dense GRU-{units} base, {self.cfg['base_steps']} steps", flush=True)
             _fit(model, self.train, self.cfg["base_steps"], self.verbose)
             model.save(tmp)
@@ -202,7 +202,7 @@ def equal_latency_units(target_seconds, max_units, threads):
     with tempfile.TemporaryDirectory() as directory:
         while low < high:
             middle = (low + high + 1) // 2
-            path = export_lm_tflite(_new_model(middle * 16), os.path.join(directory, f"gru{middle * 16}.tflite"),
+            path = export_lm_tflite(new_model(middle * 16), os.path.join(directory, f"gru{middle * 16}.tflite"),
                                     quantization="dynamic_int8")
             latency = _quick_latency(path, threads)
             print(f"  dense GRU-{middle * 16} int8: {latency * 1e6:.1f} us (target {target_seconds * 1e6:.1f} us)",
