@@ -35,12 +35,14 @@ def representative():
 
 
 VARIANTS = [
-    # quantization, sparse, block in Keras axes, expected LiteRT block width, max abs error
-    ("float32", False, (1, 1), None, 1e-5),
-    ("float32", True, LITERT_FLOAT_BLOCK, 4, 1e-5),
-    ("float16", False, (1, 1), None, 5e-3),
-    ("dynamic_int8", True, LITERT_INT8_BLOCK, 16, 0.05),
-    ("int8", True, LITERT_INT8_BLOCK, 16, 0.05),
+    # quantization, sparse, block in Keras axes, expected LiteRT block width, max abs error as a fraction of the
+    # largest |output|. Each is 2.5-3x the error measured here on 2026-12-07 (relative: 9.2e-8, 2.0e-7, 3.4e-4,
+    # 9.3e-3, 2.6e-2); float32's 5e-7 is a few float32 roundings, whatever kernels the CPU picks.
+    ("float32", False, (1, 1), None, 5e-7),
+    ("float32", True, LITERT_FLOAT_BLOCK, 4, 5e-7),
+    ("float16", False, (1, 1), None, 1e-3),
+    ("dynamic_int8", True, LITERT_INT8_BLOCK, 16, 2.5e-2),
+    ("int8", True, LITERT_INT8_BLOCK, 16, 6e-2),
 ]
 
 
@@ -61,8 +63,9 @@ def test_variant_matches_keras_and_holds_the_expected_sparse_blocks(quantization
     expected = np.asarray(model(xs[:, 0]))
     got = run(tflite, xs)
     scale = np.abs(expected).max()
-    assert np.abs(got - expected).max() <= tolerance * max(scale, 1.0)
-    assert np.mean(got.argmax(-1) == expected.argmax(-1)) >= (1.0 if tolerance <= 1e-3 else 0.95)
+    assert np.abs(got - expected).max() <= tolerance * scale
+    # Float exports agree on every argmax; int8 flipped at most 1 of 200 near-ties (measured), 4 allowed.
+    assert np.mean(got.argmax(-1) == expected.argmax(-1)) >= (1.0 if tolerance <= 1e-3 else 0.98)
 
 
 def test_sparse_files_are_smaller_and_int8_smaller_still(tmp_path):
