@@ -65,6 +65,29 @@ def test_clipping_flags_reach_the_keras_optimizer(tmp_path, flag, attribute):
     assert [name for name in ("clipnorm", "clipvalue", "global_clipnorm") if getattr(model.optimizer, name)] == [attribute]
 
 
+def test_global_clipnorm_changes_adam_on_embedding_rows_a_batch_does_not_touch():
+    """The README's caveat: a never-reached global norm still densifies the Embedding's sparse gradient."""
+    import keras
+    import numpy as np
+
+    def embeddings_after_two_batches(**clipping):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((3,), dtype="int32"), keras.layers.Embedding(10, 4),
+                                  keras.layers.Flatten(), keras.layers.Dense(1)])
+        model.compile(keras.optimizers.Adam(0.1, **clipping), "mse")
+        before = model.layers[0].embeddings.numpy()
+        for rows in ([1, 2, 3], [4, 5, 6]):
+            model.fit(np.array([rows] * 4), np.ones((4, 1)), batch_size=4, verbose=0)
+        return before, model.layers[0].embeddings.numpy()
+
+    before, plain = embeddings_after_two_batches()
+    _, clipped = embeddings_after_two_batches(global_clipnorm=1e9)
+    # Every row a batch touched ends elsewhere (Adam's moments and step differ on a dense gradient) ...
+    assert np.abs(clipped - plain)[1:7].min() > 0.05
+    np.testing.assert_array_equal(clipped[7:], before[7:])  # ... and rows never touched stay put in both
+    np.testing.assert_array_equal(plain[7:], before[7:])
+
+
 TINY = ["--hidden", "16", "--embedding", "16", "--seq-len", "32", "--batch-size", "8", "--epochs", "3",
         "--steps-per-epoch", "40", "--validation-steps", "2", "--prune-to", "0.5", "--prune-steps", "40",
         "--sample-length", "10", "--verbose", "0"]
