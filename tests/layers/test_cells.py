@@ -168,6 +168,109 @@ def test_lstm_matches_keras_lstm_and_starts_with_the_forget_bias(x):
     np.testing.assert_allclose(np.asarray(ours_layer(x)), np.asarray(theirs_layer(x)), atol=1e-6)
 
 
+def v1_lstm_outputs(kernel, recurrent_kernel, bias, peepholes, x):
+    """TensorFlow's own v1 `LSTMCell` (`tf.compat.v1.nn.rnn_cell`, kept in tf_keras) run over `x` with these weights.
+
+    Its kernel maps `[x; h]` to gates `[i, j, f, o]` (`j` is the candidate); keras_dl's maps `x` and `h` separately
+    to `[i, f, g, o]`. Its peepholes: `i` and `f` see `c_{t-1}`, `o` sees `c_t` (Gers & Schmidhuber 2000).
+    """
+    from tf_keras.src.layers.rnn import legacy_cells
+
+    units = recurrent_kernel.shape[0]
+
+    def reorder(m):  # [i, f, g, o] -> [i, g, f, o]
+        i, f, g, o = np.split(m, 4, axis=-1)
+        return np.concatenate([i, g, f, o], axis=-1)
+
+    cell = legacy_cells.LSTMCell(units, use_peepholes=peepholes is not None, forget_bias=0.0)
+    state = legacy_cells.LSTMStateTuple(tf.zeros((x.shape[0], units)), tf.zeros((x.shape[0], units)))
+    cell(x[:, 0], state)  # builds: kernel, bias, then w_f_diag, w_i_diag, w_o_diag
+    weights = [reorder(np.concatenate([kernel, recurrent_kernel])), reorder(bias)]
+    if peepholes is not None:
+        weights += [peepholes[1], peepholes[0], peepholes[2]]
+    cell.set_weights(weights)
+    outputs = []
+    for t in range(x.shape[1]):
+        h, state = cell(x[:, t], state)
+        outputs.append(np.asarray(h))
+    return np.stack(outputs, axis=1), np.asarray(state.c)
+
+
+@pytest.mark.parametrize("peepholes", [False, True])
+def test_lstm_matches_tensorflows_v1_lstm_cell(peepholes, x):
+    cell = LSTMCell(H, peepholes=peepholes)
+    layer = keras.layers.RNN(cell, return_sequences=True, return_state=True)
+    layer.build((None, T, D))
+    randomise(cell)
+    h_seq, _, c_last = layer(x)
+    expected_h, expected_c = v1_lstm_outputs(np.asarray(cell.kernel), np.asarray(cell.recurrent_kernel),
+                                             np.asarray(cell.bias),
+                                             np.asarray(cell.peephole_weights) if peepholes else None, x)
+    np.testing.assert_allclose(np.asarray(h_seq), expected_h, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(c_last), expected_c, atol=1e-5)
+
+
+def test_coupled_lstm_is_tensorflows_v1_lstm_with_the_input_gate_tied_to_minus_the_forget_gate(x):
+    """CIFG (Greff et al. 2017) sets i = 1 - f = sigmoid(-z_f): a full LSTM whose input-gate weights, bias and
+    peephole are minus the forget gate's computes the same thing."""
+    cell = LSTMCell(H, coupled=True, peepholes=True)
+    layer = keras.layers.RNN(cell, return_sequences=True, return_state=True)
+    layer.build((None, T, D))
+    randomise(cell)
+    h_seq, _, c_last = layer(x)
+
+    def with_input_gate(m):  # [f, g, o] -> [i = -f, f, g, o]
+        f = np.split(m, 3, axis=-1)[0]
+        return np.concatenate([-f, m], axis=-1)
+
+    peepholes = np.asarray(cell.peephole_weights).copy()
+    peepholes[0] = -peepholes[1]  # The coupled cell's i-peephole row is unused; i sees c through -f's.
+    expected_h, expected_c = v1_lstm_outputs(with_input_gate(np.asarray(cell.kernel)),
+                                             with_input_gate(np.asarray(cell.recurrent_kernel)),
+                                             with_input_gate(np.asarray(cell.bias)), peepholes, x)
+    np.testing.assert_allclose(np.asarray(h_seq), expected_h, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(c_last), expected_c, atol=1e-5)
+
+
+def test_layer_norm_lstm_follows_ba_et_al_on_a_two_unit_example_worked_unit_by_unit():
+    """Ba, Kiros & Hinton (2016), eqs. 20-22, in scalars: the summed inputs of all gates are normalised
+    separately for `x W` and `h U`, and `c_t` only where it enters `h_t`: `h_t = o * tanh(LN(c_t))`.
+    Keras' LayerNormalization adds epsilon = 1e-3 to the variance; gains 1 and shifts 0 at initialisation."""
+    import math
+
+    cell = LSTMCell(2, layer_norm=True, forget_bias=0.0)
+    cell.build((None, 1))
+    # One input feature, 2 units; gates [i, f, g, o] each two columns.
+    W = [[0.5, -0.3, 0.8, 0.1, -0.6, 0.4, 0.2, -0.9]]
+    U = [[0.3, 0.2, -0.4, 0.7, 0.1, -0.5, 0.6, 0.0], [-0.2, 0.9, 0.5, -0.1, 0.3, 0.8, -0.7, 0.4]]
+    b = [0.1, 0.0, -0.1, 0.2, 0.0, 0.3, -0.2, 0.1]
+    cell.kernel.assign(np.array(W, np.float32))
+    cell.recurrent_kernel.assign(np.array(U, np.float32))
+    cell.bias.assign(np.array(b, np.float32))
+
+    def ln(values):
+        mean = sum(values) / len(values)
+        variance = sum((v - mean) ** 2 for v in values) / len(values)
+        return [(v - mean) / math.sqrt(variance + 1e-3) for v in values]
+
+    def sigmoid(v):
+        return 1 / (1 + math.exp(-v))
+
+    h, c = [0.4, -0.3], [0.5, -1.0]  # a non-zero state, so h U and the cell matter
+    x = 1.5
+    xw = ln([x * W[0][k] for k in range(8)])
+    hu = ln([h[0] * U[0][k] + h[1] * U[1][k] for k in range(8)])
+    z = [xw[k] + hu[k] + b[k] for k in range(8)]
+    c_new = [sigmoid(z[2 + u]) * c[u] + sigmoid(z[u]) * math.tanh(z[4 + u]) for u in range(2)]
+    c_norm = ln(c_new)
+    h_new = [sigmoid(z[6 + u]) * math.tanh(c_norm[u]) for u in range(2)]
+
+    out, (h_out, c_out) = cell(np.array([[x]], np.float32), [np.array([h], np.float32), np.array([c], np.float32)])
+    np.testing.assert_allclose(np.asarray(out)[0], h_new, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(h_out)[0], h_new, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(c_out)[0], c_new, atol=1e-6)  # carried un-normalised
+
+
 def test_forget_bias_survives_building_inside_a_subclassed_model():
     class Model(keras.Model):
         def __init__(self):
