@@ -120,15 +120,28 @@ def test_monitor_logs_gradient_flow_to_tensorboard(tmp_path):
     monitor = GradientFlowMonitor(str(tmp_path), x[:4], y[:4], every_n_steps=2)
     model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[monitor])  # 4 steps: measured after 2 and 4.
     assert [step for step, _, _ in monitor.history] == [2, 4]
-    tags = {}
+    logged = {}  # tag -> {step: value}, read back from the event files
     for path in glob.glob(str(tmp_path / "gradient_flow" / "events.*")):
         for record in tf.data.TFRecordDataset(path):
-            for value in tf.compat.v1.Event.FromString(record.numpy()).summary.value:
-                tags[value.tag] = tags.get(value.tag, 0) + 1
-    assert tags == {f"gradient_flow/{name}": 2 for name in
-                    ("global_norm", "first_step", "last_step", "first_over_last", "through_time")}
-    _, norms, global_norm = monitor.history[-1]
-    np.testing.assert_allclose(norms, gradient_norms_through_time(model, x[:4], y[:4]), rtol=1e-5)
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                logged.setdefault(value.tag, {})[event.step] = tf.make_ndarray(value.tensor)
+    assert {tag: sorted(steps) for tag, steps in logged.items()} == {
+        f"gradient_flow/{name}": [2, 4]
+        for name in ("global_norm", "first_step", "last_step", "first_over_last", "through_time")}
+    # The last measurement is of the weights as they are now, so it can be recomputed independently.
+    norms = gradient_norms_through_time(model, x[:4], y[:4])
+    with tf.GradientTape() as tape:
+        loss = keras.losses.MeanSquaredError()(y[:4], model(x[:4]))
+    weight_norm = np.sqrt(sum(np.sum(np.square(g)) for g in tape.gradient(loss, model.trainable_weights)))
+    at = {tag.split("/")[1]: steps[4] for tag, steps in logged.items()}
+    assert at["global_norm"] == pytest.approx(weight_norm, rel=1e-5)
+    assert at["first_step"] == pytest.approx(norms[0], rel=1e-5) and at["last_step"] == pytest.approx(norms[-1], rel=1e-5)
+    assert at["first_over_last"] == pytest.approx(norms[0] / norms[-1], rel=1e-5)
+    assert norms[0] != pytest.approx(norms[-1], rel=1e-3)  # so swapping first and last would be caught
+    png = at["through_time"][2]  # a summary image is [width, height, encoded PNG]
+    assert tf.image.decode_png(png).shape[-1] in (3, 4) and len(png) > 1000
+    assert logged["gradient_flow/global_norm"][2] != pytest.approx(at["global_norm"])  # measured again after training
 
 
 def test_plots_are_written(tmp_path, weights):
