@@ -230,3 +230,38 @@ def test_a_weights_own_constraint_still_applies_while_pruned_and_comes_back_afte
     loaded = keras.models.load_model(tmp_path / "pruned.keras")
     assert isinstance(loaded.layers[0].kernel.constraint.previous, keras.constraints.NonNeg)
     assert isinstance(strip_pruning(model).layers[0].kernel.constraint, keras.constraints.NonNeg)
+
+
+@pytest.mark.parametrize("cell, gates", [(keras.layers.SimpleRNNCell(8), 1), (keras.layers.LSTMCell(8), 4),
+                                         (keras.layers.GRUCell(8), 3)])
+def test_keras_builtin_cells_are_pruned_gate_by_gate_and_only_the_recurrent_diagonal_is_kept(cell, gates):
+    """KERAS_PRUNABLE_WEIGHTS (built when the module loads) declares each Keras cell's kernels and gate count."""
+    model = prune_low_magnitude(rnn_model(cell), ConstantSparsity(0.5, 0, frequency=1), keep_recurrent_diagonal=True)
+    model.compile("sgd", "mse")
+    x, y = data(4)
+    model.train_on_batch(x, y)
+    kernel, recurrent = (np.asarray(w) for w in (cell.kernel, cell.recurrent_kernel))
+    assert cell.kernel.constraint.gates == cell.recurrent_kernel.constraint.gates == gates
+    # Per gate: exactly half of the input kernel.
+    np.testing.assert_array_equal((kernel == 0).reshape(8, gates, 8).mean(axis=(0, 2)), [0.5] * gates)
+    per_gate = recurrent.reshape(8, gates, 8)
+    assert np.all(per_gate[np.arange(8), :, np.arange(8)] != 0)  # the recurrent diagonal is kept ...
+    assert not cell.kernel.constraint.keep_diagonal  # ... and only there: the input kernel is not recurrent.
+    # Half of each gate's 64 entries is pruned, less the diagonal entries among them (at most 8) that come back.
+    assert np.all(((per_gate == 0).sum(axis=(0, 2)) >= 32 - 8) & ((per_gate == 0).sum(axis=(0, 2)) <= 32))
+
+
+def test_pruning_constraint_round_trips_its_whole_config():
+    from keras_dl.sparsity import MagnitudePruning
+
+    schedules = [ConstantSparsity(s, begin_step=3, frequency=2) for s in (0.25, 0.5, 0.75)]
+    constraint = MagnitudePruning((8, 12), schedules, block_size=(4, 1), gates=3, keep_diagonal=True,
+                                  previous=keras.constraints.NonNeg(), weight_dtype="float16")
+    restored = MagnitudePruning.from_config(constraint.get_config())
+    assert restored.get_config() == constraint.get_config()
+    assert (restored.weight_shape, restored.block_size, restored.gates, restored.keep_diagonal, restored.weight_dtype) \
+        == ((8, 12), (4, 1), 3, True, "float16")
+    assert [s.get_config() for s in restored.schedules] == [s.get_config() for s in schedules]
+    assert isinstance(restored.previous, keras.constraints.NonNeg) and restored.mask.dtype == "float16"
+    single = MagnitudePruning((4, 4), schedules[0])
+    assert MagnitudePruning.from_config(single.get_config()).schedules[0].get_config() == schedules[0].get_config()
