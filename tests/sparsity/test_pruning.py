@@ -54,6 +54,40 @@ def test_bad_masks_are_named():
         magnitude_mask(w, 0.5, groups=3)
 
 
+def test_conv_kernels_are_pruned_over_all_axes_and_per_group_of_output_channels():
+    w = np.random.default_rng(5).normal(size=(3, 3, 4, 8)).astype(np.float32)  # [kh, kw, in, out]
+    w[..., :4] *= 100  # the first group of output channels would keep everything if pruned jointly
+    mask = np.asarray(magnitude_mask(w, 0.5, groups=2))
+    assert mask.shape == w.shape
+    np.testing.assert_array_equal(mask.reshape(-1, 2, 4).mean(axis=(0, 2)), [0.5, 0.5])
+    assert (np.asarray(magnitude_mask(w, 0.25)) == 0).sum() == round(0.25 * w.size)
+
+
+def test_mask_keeps_at_least_one_block_and_takes_the_weights_dtype():
+    w = np.random.default_rng(6).normal(size=(8, 4)).astype(np.float16)
+    mask = magnitude_mask(w, 1.0)
+    assert int(np.asarray(mask).sum()) == 1 and np.asarray(mask)[np.unravel_index(np.abs(w).argmax(), w.shape)] == 1
+    assert mask.dtype == "float16"
+    assert int(np.asarray(magnitude_mask(w, 1.0, block_size=(4, 1))).sum()) == 4  # one whole 4x1 block
+
+
+def test_bad_masks_are_named_with_what_was_expected():
+    w = np.zeros((4, 12), np.float32)
+    with pytest.raises(ValueError, match=r"`block_size` must be a pair \(rows, cols\) .* got \(1, 2, 3\)"):
+        magnitude_mask(w, 0.5, block_size=(1, 2, 3))
+    with pytest.raises(ValueError, match="`block_size` must be a pair"):
+        magnitude_mask(w, 0.5, block_size=4)
+    with pytest.raises(ValueError, match="`block_size` must be a positive int, got 0"):
+        magnitude_mask(w, 0.5, block_size=(0, 1))
+    with pytest.raises(ValueError, match=r"needs a 2-D weight; weight has shape \(2, 2, 4\)"):
+        magnitude_mask(np.zeros((2, 2, 4), np.float32), 0.5, block_size=(1, 2))
+    with pytest.raises(ValueError, match=r"does not divide weight of shape \(4, 12\)"):
+        magnitude_mask(w, 0.5, block_size=(3, 1))
+    with pytest.raises(ValueError, match=r"`block_size` \(1, 6\) does not divide a gate of width 4"):
+        magnitude_mask(w, 0.5, block_size=(1, 6), groups=3)
+    np.testing.assert_array_equal(np.asarray(magnitude_mask(np.ones((2, 2, 4), np.float32), 0.0)), 1.0)  # (1, 1): any rank
+
+
 def rnn_model(cell, seed=0):
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((6, 8))

@@ -34,6 +34,13 @@ def test_polynomial_decay_equals_tfmot_at_every_step(config):
         assert sa == sb, f"sparsity differs at step {step}: {sa} vs {sb}"
 
 
+def test_default_arguments_are_tfmots():
+    ours, theirs = PolynomialDecay(0.0, 0.9, 10, 500), tfmot.sparsity.keras.PolynomialDecay(0.0, 0.9, 10, 500)
+    assert [r[1:] for r in both(ours, theirs, 500) if r[1] != r[2] or r[3] != r[4]] == []
+    ours, theirs = ConstantSparsity(0.5, 10), tfmot.sparsity.keras.ConstantSparsity(0.5, 10)
+    assert [r[1:] for r in both(ours, theirs, 500) if r[1] != r[2] or r[3] != r[4]] == []
+
+
 @pytest.mark.parametrize("config", CONSTANT)
 def test_constant_sparsity_equals_tfmot_at_every_step(config):
     ours, theirs = ConstantSparsity(**config), tfmot.sparsity.keras.ConstantSparsity(**config)
@@ -76,6 +83,9 @@ def test_config_round_trip():
         (lambda: ConstantSparsity(1.0, 0), ValueError, "`target_sparsity`"),
         (lambda: ConstantSparsity(-0.1, 0), ValueError, "`target_sparsity`"),
         (lambda: PolynomialDecay(0.0, 1.2, 0, 10), ValueError, "`final_sparsity`"),
+        (lambda: PolynomialDecay(1.0, 0.5, 0, 10), ValueError, "`initial_sparsity`"),
+        (lambda: PolynomialDecay(0.0, 0.5, 0, 10.5), TypeError, "`end_step` must be an int, got 10.5"),
+        (lambda: ConstantSparsity(0.5, 0.5), ValueError, "`begin_step` must be an int >= 0, got 0.5"),
         (lambda: PolynomialDecay(0.0, 0.5, 0, -1), ValueError, "`end_step` cannot be -1"),
         (lambda: PolynomialDecay(0.0, 0.5, 10, 5), ValueError, "`end_step` \\(5\\) must be -1 or >= `begin_step`"),
         (lambda: PolynomialDecay(0.0, 0.5, 5, 5), ValueError, "must be > `begin_step`"),
