@@ -220,8 +220,29 @@ def test_gate_schedules_must_share_their_timing():
     with pytest.raises(ValueError, match="must share begin_step"):
         prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.5, 0),
                             gate_schedules=[ConstantSparsity(0.9, 0), ConstantSparsity(0.9, 5), ConstantSparsity(0.8, 0)])
-    with pytest.raises(TypeError, match="`gate_schedules`"):
-        prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.5, 0), gate_schedules=[0.9, 0.9, 0.8])
+    for bad in ([0.9, 0.9, 0.8], [], ConstantSparsity(0.9, 0)):
+        with pytest.raises(TypeError, match="`gate_schedules` must be a list of PruningSchedule"):
+            prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.5, 0), gate_schedules=bad)
+    with pytest.raises(ValueError, match=r"has 2 schedules but no pruned weight has that many gates; gated weights: "
+                                         r"\{'.*kernel': 3, '.*recurrent_kernel': 3\}"):
+        prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.5, 0),
+                            gate_schedules=[ConstantSparsity(0.9, 0), ConstantSparsity(0.8, 0)])
+
+
+def test_gate_schedules_reach_a_layer_of_two_gates():
+    from keras_dl.sparsity import PrunableWeight
+
+    class TwoGates(keras.layers.Dense):
+        def prunable_weights(self):
+            return [PrunableWeight("kernel", "kernel_constraint", gates=2)]
+
+    model = keras.Sequential([keras.Input((8,)), TwoGates(8)])
+    prune_low_magnitude(model, ConstantSparsity(0.5, 0, frequency=1),
+                        gate_schedules=[ConstantSparsity(0.75, 0, frequency=1), ConstantSparsity(0.25, 0, frequency=1)])
+    model.compile("sgd", "mse")
+    model.train_on_batch(np.ones((4, 8), np.float32), np.ones((4, 8), np.float32))
+    zeros = (np.asarray(model.layers[0].kernel) == 0).reshape(8, 2, 4).mean(axis=(0, 2))
+    np.testing.assert_array_equal(zeros, [0.75, 0.25])
 
 
 def test_sparsity_summaries_reach_tensorboard(tmp_path):
@@ -230,6 +251,8 @@ def test_sparsity_summaries_reach_tensorboard(tmp_path):
     import tensorflow as tf
 
     from keras_dl.sparsity import SparsitySummaries
+
+    SparsitySummaries(str(tmp_path / "unused")).on_train_end()  # a run stopped before its first epoch ends
 
     schedule = PolynomialDecay(0.0, 0.8, begin_step=0, end_step=8, frequency=1)
     model = prune_low_magnitude(rnn_model(GRUCell(8)), schedule)
