@@ -24,32 +24,6 @@ def test_uniform_prediction_over_bytes_costs_eight_bits():
     assert float(metric.result()) == pytest.approx(8.0, abs=1e-5)
 
 
-def test_bpc_metric_round_trips_its_config():
-    metric = BitsPerCharacter(name="val_bits", dtype="float64")
-    restored = BitsPerCharacter.from_config(metric.get_config())
-    assert (restored.name, restored.dtype) == ("val_bits", "float64")
-    assert restored.get_config() == metric.get_config()
-
-
-@pytest.mark.parametrize("callback", ["EarlyStopping", "ModelCheckpoint"])
-def test_callbacks_in_auto_mode_read_lower_bpc_as_better(callback, tmp_path):
-    import keras
-
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Embedding(8, 8)])
-    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=[BitsPerCharacter()])
-    model.evaluate(np.zeros((2, 3), np.int32), np.zeros((2, 3), np.int32), verbose=0)  # builds the metrics
-    if callback == "EarlyStopping":
-        monitor = keras.callbacks.EarlyStopping(monitor="val_bpc", mode="auto")
-    else:
-        monitor = keras.callbacks.ModelCheckpoint(str(tmp_path / "best.keras"), monitor="val_bpc", mode="auto",
-                                                  save_best_only=True)
-    monitor.set_model(model)
-    monitor.on_train_begin()
-    for epoch, bpc in enumerate((3.0, 2.0, 2.5)):
-        monitor.on_epoch_end(epoch, {"val_bpc": bpc, "val_loss": 1.0})
-    assert monitor.best == 2.0
-
-
 def test_unigram_baseline_by_hand():
     # Add-one smoothing: p = (3+1, 1+1) / 6; eval sees one of each symbol.
     expected = -(math.log2(4 / 6) + math.log2(2 / 6)) / 2
