@@ -26,7 +26,6 @@ models and exports are kept under `--out/models`, so a rerun skips finished work
 import argparse
 import json
 import os
-import statistics
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -44,6 +43,7 @@ from keras_dl.data import load_builder  # noqa: E402
 from keras_dl.export import TFLiteModel  # noqa: E402
 from keras_dl.export import atomic_path  # noqa: E402
 from keras_dl.export import export_lm_tflite  # noqa: E402
+from keras_dl.export import interleaved_latencies  # noqa: E402
 from keras_dl.export import write_text  # noqa: E402
 from keras_dl.metrics import streamed_bits_per_character  # noqa: E402
 from keras_dl.models import RNNLanguageModel  # noqa: E402
@@ -179,14 +179,10 @@ def latencies(files, threads, runs, rounds):
     """Per file: (median step latency in seconds on its faster runtime, that runtime), over interleaved rounds."""
     runners = {(name, runtime): model for name, path in files.items()
                for runtime, model in _runtimes(path, threads).items()}
-    samples = {key: [] for key in runners}
-    for index in range(rounds):
-        for key, model in runners.items():
-            samples[key].append(model.median_latency(model.zero_inputs(), runs=max(1, runs // rounds)))
-        print(f"  latency round {index + 1}/{rounds} done", flush=True)
+    timed = interleaved_latencies(runners, runs, rounds,
+                                  progress=lambda index: print(f"  latency round {index + 1}/{rounds} done", flush=True))
     best = {}
-    for (name, runtime), values in samples.items():
-        latency = statistics.median(values)
+    for (name, runtime), latency in timed.items():
         if name not in best or latency < best[name][0]:
             best[name] = (latency, runtime)
     return best

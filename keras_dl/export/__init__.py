@@ -27,6 +27,7 @@ from keras_dl.export.streaming import streaming_model
 from keras_dl.export.tflite import QUANTIZATIONS
 from keras_dl.export.tflite import TFLiteModel
 from keras_dl.export.tflite import export_tflite
+from keras_dl.export.tflite import interleaved_latencies
 from keras_dl.export.tflite import median_invoke_seconds
 from keras_dl.export.tflite import op_names
 from keras_dl.export.verify import compare_step_models

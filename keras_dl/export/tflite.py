@@ -362,6 +362,25 @@ def median_invoke_seconds(interpreter, inputs, runs=1000, warmup=50, signature=N
     return float(np.median(invoke_seconds(interpreter, runs)))
 
 
+def interleaved_latencies(models, runs=1000, rounds=5, progress=None):
+    """Median `invoke()` seconds of each `TFLiteModel` in `models` (a dict), timed in alternating rounds.
+
+    Timing one file after another lets the machine's load drift between them; alternating rounds
+    expose every file to the same drift, so the ratios of the results are what to read. Each round
+    times `runs // rounds` invokes per model; the result is the median of the rounds' medians.
+    `progress(round_index)` is called after each round.
+    """
+    rounds = _checks.positive_int("rounds", rounds)
+    per_round = max(1, _checks.positive_int("runs", runs) // rounds)
+    samples = {key: [] for key in models}
+    for index in range(rounds):
+        for key, model in models.items():
+            samples[key].append(model.median_latency(model.zero_inputs(), runs=per_round))
+        if progress is not None:
+            progress(index)
+    return {key: float(np.median(values)) for key, values in samples.items()}
+
+
 _BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 
 

@@ -30,7 +30,7 @@ def tflite_path(model, tmp_path_factory):
 def test_tflite_step_model_uses_builtin_ops_only(tflite_path):
     ops = export.TFLiteModel(tflite_path).op_names
     assert "FULLY_CONNECTED" in ops and "GATHER" in ops
-    # Gates come apart with SPLIT: Keras' cell slices them (STRIDED_SLICE), about 2x slower in a sparse step.
+    # Gates come apart with one SPLIT where Keras' cell takes three slices (STRIDED_SLICE).
     assert "SPLIT" in ops and "STRIDED_SLICE" not in ops
     # The token lookup is one GATHER, without Keras' negative-index fix-up.
     assert not {"LESS", "SELECT_V2"} & set(ops)
@@ -75,6 +75,33 @@ def test_tflite_latency_is_positive_and_inputs_are_zero_filled(tflite_path):
     inputs = tflite.zero_inputs()
     assert inputs["state"].shape == (1, UNITS) and inputs["token"].dtype == np.int32
     assert 0 < tflite.median_latency(inputs, runs=20, warmup=2) < 0.1
+
+
+class _ScriptedTimer:
+    """A stand-in runner whose `median_latency` returns scripted values and records the call order."""
+
+    def __init__(self, name, values, calls):
+        self.name, self.values, self.calls = name, iter(values), calls
+
+    def zero_inputs(self):
+        return {}
+
+    def median_latency(self, inputs, runs):
+        self.calls.append((self.name, runs))
+        return next(self.values)
+
+
+def test_interleaved_latencies_alternate_the_models_and_take_the_median_of_rounds():
+    calls, rounds_done = [], []
+    models = {"dense": _ScriptedTimer("dense", [5.0, 1.0, 3.0], calls),
+              "sparse": _ScriptedTimer("sparse", [9.0, 2.0, 2.5], calls)}
+    timed = export.interleaved_latencies(models, runs=30, rounds=3, progress=rounds_done.append)
+    assert timed == {"dense": 3.0, "sparse": 2.5}
+    assert calls == [("dense", 10), ("sparse", 10)] * 3 and rounds_done == [0, 1, 2]
+    with pytest.raises(ValueError, match="`rounds`"):
+        export.interleaved_latencies(models, rounds=0)
+    with pytest.raises(ValueError, match="`runs`"):
+        export.interleaved_latencies(models, runs=-1)
 
 
 _SERVING_CLIENT = r"""
