@@ -10,8 +10,11 @@ RESULT_FIELDS = {
     "saved_model_bytes", "tflite_bytes", "tflite_max_abs_logit_diff", "tflite_step_latency_ms",
     "tflite_tokens_per_second", "sparse_gru_sparsity", "sparse_val_bpc", "sparse_tflite_bytes",
     "sparse_tflite_max_abs_logit_diff", "sparse_tflite_argmax_agreement", "sparse_tflite_step_latency_ms",
-    "sparse_tflite_tokens_per_second",
+    "sparse_tflite_tokens_per_second", "sparse_step_speedup",
 }
+# The README's demo figures, as `keras-dl demo --quick` wrote them (docs/demo_quick.json).
+with open(os.path.join(os.path.dirname(__file__), os.pardir, "docs", "demo_quick.json")) as f:
+    README_QUICK = json.load(f)
 
 
 def keras_dl(*argv, check=True):
@@ -39,13 +42,17 @@ def test_quick_demo_writes_a_complete_results_table(demo_dir):
         results = json.load(f)
     assert set(results) == RESULT_FIELDS
     assert results["mode"] == "quick"
-    assert results["val_bpc"] < results["unigram_bpc"] - 1.0
+    # The seeded run gave 2.335 here on 2026-12-02 and again on 2026-12-07; 0.1 bits/char of slack allows for
+    # another CPU's kernels, not for a worse model. (The sparse copy moved by 0.01 between those runs.)
+    assert results["val_bpc"] < README_QUICK["val_bpc"] + 0.1
     assert results["tflite_max_abs_logit_diff"] < 1e-4
     assert 0 < results["tflite_bytes"] < results["keras_model_bytes"]
     assert results["tflite_tokens_per_second"] == pytest.approx(1e3 / results["tflite_step_latency_ms"])
-    # The 90%-sparse int8 copy: 16x1 blocks round to 89.8%; it must still beat the unigram model by a bit.
+    assert results["sparse_step_speedup"] == pytest.approx(results["tflite_step_latency_ms"]
+                                                           / results["sparse_tflite_step_latency_ms"])
+    # The 90%-sparse int8 copy: 16x1 blocks round to 89.8%.
     assert results["sparse_gru_sparsity"] > 0.89
-    assert results["sparse_val_bpc"] < results["unigram_bpc"] - 1.0
+    assert results["sparse_val_bpc"] < README_QUICK["sparse_val_bpc"] + 0.15
     assert results["sparse_tflite_bytes"] < 0.5 * results["tflite_bytes"]
     assert results["sparse_tflite_argmax_agreement"] >= 0.95
     for name in ("model.keras", "step.tflite", "saved_model", "samples.txt", "litert_sample.txt", "metrics.json",
