@@ -35,6 +35,12 @@ def test_unigram_baseline_rejects_mismatched_histograms():
         unigram_bits_per_character([1, 2, 3], [1, 2])
     with pytest.raises(ValueError, match="`eval_counts` is empty"):
         unigram_bits_per_character([1, 2], [0, 0])
+    with pytest.raises(ValueError, match=r"^`train_counts` and `eval_counts` must be 1-D histograms of one shape, got "
+                                         r"\(2, 2\) and \(2, 2\)\.$"):
+        unigram_bits_per_character([[1, 2], [3, 4]], [[1, 2], [3, 4]])
+    with pytest.raises(ValueError, match=r"^`eval_counts` is empty\.$"):
+        unigram_bits_per_character([1, 2], [0, 0])
+    assert unigram_bits_per_character([3, 1], [1, 0]) == pytest.approx(-math.log2(4 / 6))  # one symbol is enough
 
 
 def test_streamed_bpc_equals_evaluating_the_sequence_model_on_the_same_bytes():
@@ -53,5 +59,20 @@ def test_streamed_bpc_equals_evaluating_the_sequence_model_on_the_same_bytes():
 def test_streamed_bpc_rejects_a_single_token():
     from keras_dl.metrics import streamed_bits_per_character
 
-    with pytest.raises(ValueError, match="`tokens`"):
+    with pytest.raises(ValueError, match=r"^`tokens` must be a 1-D sequence of at least 2 tokens, got shape \(1,\)\.$"):
         streamed_bits_per_character(None, [65], units=4)
+
+
+def test_streamed_bpc_scores_two_tokens_through_a_litert_step_file(tmp_path):
+    """The smallest input (one prediction), through the file a device runs: float32 state of batch 1."""
+    from keras_dl.export import TFLiteModel
+    from keras_dl.export import export_lm_tflite
+    from keras_dl.metrics import streamed_bits_per_character
+    from keras_dl.models import RNNLanguageModel
+
+    model = RNNLanguageModel(units=16, embedding_dim=8)
+    model.build((None, None))
+    step = TFLiteModel(export_lm_tflite(model, str(tmp_path / "step.tflite")))
+    logits = np.asarray(model(np.array([[100]], np.int32)), np.float64)[0, 0]
+    expected = (np.log(np.exp(logits - logits.max()).sum()) + logits.max() - logits[101]) / math.log(2)
+    assert streamed_bits_per_character(step, [100, 101], units=16) == pytest.approx(expected, abs=1e-4)
