@@ -167,6 +167,19 @@ def test_mode_coverage_counts_high_quality_samples_per_nearest_mode():
     assert metrics.mode_coverage(samples, centres, std, quality_threshold=3.2)["modes"] == 3
 
 
+def test_mode_coverage_edges_a_threshold_no_samples_and_more_than_one_chunk():
+    centres, std = np.array([[0.0, 0.0], [10.0, 0.0]]), 1.0
+    on_the_radius = metrics.mode_coverage(np.array([[3.0, 0.0]]), centres, std)
+    assert on_the_radius["modes"] == 0 and on_the_radius["high_quality"] == 0.0  # strictly within 3 std
+    empty = metrics.mode_coverage(np.zeros((0, 2)), centres, std)
+    assert empty["modes"] == 0 and empty["high_quality"] == 0.0 and empty["per_mode"].tolist() == [0, 0]
+    # 70,000 samples: distances go in chunks of 65,536; the last 4,464 samples are all at mode 1 and off-radius.
+    samples = np.zeros((70_000, 2))
+    samples[65_536:] = [10.0, 5.0]
+    many = metrics.mode_coverage(samples, centres, std)
+    assert many["per_mode"].tolist() == [65_536, 0] and many["high_quality"] == pytest.approx(65_536 / 70_000)
+
+
 def test_mode_coverage_of_a_collapsed_and_a_complete_generator():
     centres, std = data.mixture_modes("ring8")
     points, _ = data.mixture_sample("ring8", 2500, seed=0)
@@ -182,6 +195,8 @@ def test_mode_coverage_of_a_collapsed_and_a_complete_generator():
     ({"quality_threshold": -1.0}, ValueError, "`quality_threshold`"),
     ({"min_samples": 0}, ValueError, "`min_samples`"),
     ({"centres": np.zeros((4, 3))}, ValueError, "same dimension"),
+    ({"samples": np.zeros(5)}, ValueError, r"^`samples` must be a 2-D array \[num_samples, feature_dim\]"),
+    ({"centres": np.full((4, 2), np.nan)}, ValueError, r"^`centres` has NaN or infinite values\.$"),
 ])
 def test_mode_coverage_names_bad_arguments(kwargs, error, match):
     arguments = {"samples": np.zeros((5, 2)), "centres": np.zeros((4, 2)), "std": 0.1, **kwargs}
