@@ -74,7 +74,7 @@ def _frechet_from_moments(mu_a, cov_a, mu_b, cov_b):
 
 
 def _moments(features):
-    return features.mean(axis=0), np.atleast_2d(np.cov(features, rowvar=False))
+    return features.mean(axis=0), np.atleast_2d(np.cov(features.T))
 
 
 def frechet_distance(features_a, features_b):
@@ -238,10 +238,10 @@ def density_ratio(x, p, q):
         if not hasattr(dist, "log_prob"):
             raise TypeError(f"`{name}` must be a distribution with `log_prob` (tfp.distributions), got "
                             f"{type(dist).__name__}.")
-    x = np.asarray(x)
-    # A TFP distribution's dtype is a tf.DType: its NumPy dtype casts `x` to what `log_prob` accepts.
-    log_p = np.asarray(p.log_prob(x.astype(getattr(p.dtype, "as_numpy_dtype", p.dtype))), np.float64)
-    log_q = np.asarray(q.log_prob(x.astype(getattr(q.dtype, "as_numpy_dtype", q.dtype))), np.float64)
+    import tensorflow as tf
+
+    log_p = np.asarray(p.log_prob(tf.cast(x, p.dtype)), np.float64)
+    log_q = np.asarray(q.log_prob(tf.cast(x, q.dtype)), np.float64)
     return np.exp(log_p - log_q)
 
 

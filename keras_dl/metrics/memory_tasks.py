@@ -23,15 +23,14 @@ def bits_wrong(target, predicted_logits, weights=None):
     if len(target.shape) != 3 or tuple(predicted_logits.shape) != tuple(target.shape):
         raise ValueError(f"`target` and `predicted_logits` must both be [batch, time, bits], got shapes "
                          f"{tuple(target.shape)} and {tuple(predicted_logits.shape)}.")
-    predicted = ops.cast(predicted_logits > 0, "float32")
-    wrong = ops.cast(ops.not_equal(predicted, ops.cast(target, "float32")), "float32")
+    wrong = ops.not_equal(predicted_logits > 0, target > 0.5)
     if weights is not None:
         weights = ops.convert_to_tensor(weights)
         if tuple(weights.shape) != tuple(target.shape[:2]):
             raise ValueError(f"`weights` must be [batch, time] = {tuple(target.shape[:2])}, got shape "
                              f"{tuple(weights.shape)}.")
-        wrong = wrong * ops.expand_dims(ops.cast(ops.not_equal(weights, 0), "float32"), -1)
-    return ops.sum(wrong, axis=(1, 2))
+        wrong = ops.logical_and(wrong, ops.expand_dims(ops.not_equal(weights, 0), -1))
+    return ops.sum(ops.cast(wrong, "float32"), axis=(1, 2))
 
 
 def bits_wrong_per_sequence(target, predicted_logits, weights=None):

@@ -33,24 +33,29 @@ def sequence_loss(logits, targets, weights, average_across_timesteps=True, avera
     if len(logits.shape) != 3 or len(targets.shape) != 2 or len(weights.shape) != 2:
         raise ValueError(f"`logits` must be [batch, time, vocabulary] and `targets` and `weights` [batch, time], "
                          f"got shapes {tuple(logits.shape)}, {tuple(targets.shape)}, {tuple(weights.shape)}.")
-    for axis in ("timesteps", "batch"):
-        if (average_across_timesteps if axis == "timesteps" else average_across_batch) and (
-                sum_over_timesteps if axis == "timesteps" else sum_over_batch):
-            raise ValueError(f"`average_across_{axis}` and `sum_over_{axis}` cannot both be set.")
+    axes, averaged = _reduction(average_across_timesteps, average_across_batch, sum_over_timesteps, sum_over_batch)
     crossent = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
     weights = ops.cast(weights, crossent.dtype)
     crossent = crossent * weights
-    count = ops.cast(weights != 0, crossent.dtype)
+    if not axes:
+        return crossent
+    denominator = ops.sum(weights if averaged else ops.cast(weights != 0, crossent.dtype), axis=axes)
+    return ops.divide_no_nan(ops.sum(crossent, axis=axes), denominator)
+
+
+def _reduction(average_across_timesteps, average_across_batch, sum_over_timesteps, sum_over_batch):
+    """(the axes to reduce, whether they are averaged rather than summed), for the reductions tfa.seq2seq defines."""
+    for axis, average, total in (("timesteps", average_across_timesteps, sum_over_timesteps),
+                                 ("batch", average_across_batch, sum_over_batch)):
+        if average and total:
+            raise ValueError(f"`average_across_{axis}` and `sum_over_{axis}` cannot both be set.")
     average = (average_across_batch, average_across_timesteps)
     total = (sum_over_batch, sum_over_timesteps)
     axes = tuple(axis for axis in (0, 1) if average[axis] or total[axis])
-    if not axes:
-        return crossent
-    if any(average[axis] for axis in axes) and any(total[axis] for axis in axes):
+    if any(average) and any(total):
         raise ValueError("Average over one axis and sum over the other is not a reduction tfa.seq2seq defines; "
                          "use the same kind on both axes, or one axis only.")
-    denominator = ops.sum(weights if average[axes[0]] else count, axis=axes)
-    return ops.divide_no_nan(ops.sum(crossent, axis=axes), denominator)
+    return axes, any(average)
 
 
 @keras.saving.register_keras_serializable(package="keras_dl")
@@ -80,8 +85,7 @@ class SequenceLoss(keras.losses.Loss):
         self.reduction_flags = {"average_across_timesteps": bool(average_across_timesteps),
                                 "average_across_batch": bool(average_across_batch),
                                 "sum_over_timesteps": bool(sum_over_timesteps), "sum_over_batch": bool(sum_over_batch)}
-        sequence_loss(ops.zeros((1, 1, 1)), ops.zeros((1, 1), "int32"), ops.ones((1, 1)),
-                      **self.reduction_flags)  # Rejects inconsistent flags now, not in fit.
+        _reduction(**self.reduction_flags)  # Rejects inconsistent flags now, not in fit.
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         weights = ops.ones(ops.shape(y_true), y_pred.dtype)
@@ -90,7 +94,7 @@ class SequenceLoss(keras.losses.Loss):
             weights = weights * (ops.expand_dims(sample_weight, -1) if len(sample_weight.shape) == 1 else sample_weight)
         mask = getattr(y_pred, "_keras_mask", None)
         if mask is not None:
-            weights = ops.cast(weights, y_pred.dtype) * ops.cast(mask, y_pred.dtype)
+            weights = ops.where(mask, weights, ops.zeros_like(weights))
         return sequence_loss(y_pred, y_true, weights, **self.reduction_flags)
 
     def get_config(self):
@@ -120,7 +124,7 @@ def exact_match(y_true, y_pred, padding_token=None, mask=None):
     if padding_token is not None:
         same = ops.logical_or(same, ops.equal(ops.cast(y_true, "int32"), padding_token))
     if mask is not None:
-        same = ops.logical_or(same, ops.logical_not(ops.cast(mask, "bool")))
+        same = ops.logical_or(same, ops.logical_not(mask))
     return ops.cast(ops.all(same, axis=-1), "float32")
 
 

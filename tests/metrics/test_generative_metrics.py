@@ -313,3 +313,117 @@ def test_a_missing_classifier_file_says_how_to_make_it(monkeypatch, tmp_path):
     monkeypatch.setattr(generative, "CLASSIFIER_PATH", str(tmp_path / "missing.keras"))
     with pytest.raises(FileNotFoundError, match="keras-dl train digit_classifier"):
         metrics.digit_classifier()
+
+
+# Arguments reach what they configure, and the float64 promises hold ---------------------------------------------------
+
+def test_frechet_distance_of_float32_features_is_computed_in_float64():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(50, 6)).astype(np.float32), rng.normal(0.3, 1.2, size=(60, 6)).astype(np.float32)
+    assert metrics.frechet_distance(a, b) == pytest.approx(_scipy_frechet(a.astype(np.float64), b.astype(np.float64)),
+                                                           rel=1e-10)
+
+
+def test_too_few_samples_for_a_covariance_is_explained_in_full():
+    with pytest.raises(ValueError, match=(
+            r"^`features_a` has 3 samples of dimension 3: the Fréchet distance needs more samples than dimensions "
+            r"\(at least 4\)\. With fewer, the sample covariance is singular and the distance is not defined by "
+            r"the data \(pytorch-fid issue #13: FID on fewer than 2048 Inception features gave complex or "
+            r"meaningless values\)\.$")):
+        metrics.frechet_distance(np.eye(3), np.ones((10, 3)))
+
+
+def test_kernel_distance_defaults_are_100_subsets_of_up_to_1000_samples_from_seed_0():
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(1100, 2)), rng.normal(size=(1200, 2))
+    assert metrics.kernel_distance(a, b, subsets=3) == metrics.kernel_distance(a, b, subsets=3, subset_size=1000)
+    small_a, small_b = a[:40], b[:30]
+    assert (metrics.kernel_distance(small_a, small_b)
+            == metrics.kernel_distance(small_a, small_b, subsets=100, subset_size=30, seed=0))
+    assert metrics.kernel_distance(small_a, small_b, subset_size=2, subsets=1)[1] == 0.0  # 2 is the smallest size
+
+
+def test_density_ratio_of_float32_distributions_is_float64_and_names_what_is_not_one():
+    p, q = tfp.distributions.Normal(np.float32(0.0), 1.0), tfp.distributions.Normal(np.float32(1.0), 1.0)
+    x = np.array([0.0, 0.5, 3.0])
+    ratio = metrics.density_ratio(x, p, q)
+    assert ratio.dtype == np.float64
+    np.testing.assert_allclose(ratio, np.exp(0.5 - x), rtol=1e-6)
+    for name, args in (("p", (x, object(), q)), ("q", (x, p, [1.0]))):
+        with pytest.raises(TypeError, match=rf"^`{name}` must be a distribution with `log_prob` \(tfp.distributions\), "
+                                            rf"got {type(args[1 if name == 'p' else 2]).__name__}\.$"):
+            metrics.density_ratio(*args)
+
+
+def test_density_ratio_error_reads_float32_probabilities_in_float64_and_rejects_0_and_1():
+    p, q = tfp.distributions.Normal(0.0, 1.0), tfp.distributions.Normal(1.0, 1.0)
+    x = np.linspace(-2.0, 3.0, 11)
+    probabilities = (1.0 / (1.0 + np.exp(x - 0.5)) + 0.01).astype(np.float32)
+    assert (metrics.density_ratio_error(probabilities, x, p, q)
+            == metrics.density_ratio_error(probabilities.astype(np.float64), x, p, q))
+    for bad in (0.0, 1.0):
+        with pytest.raises(ValueError, match=r"^`probabilities` must be in the open interval \(0, 1\): at 0 or 1 the "
+                                             r"ratio D / \(1 - D\) is 0 or infinite; got values in "):
+            metrics.density_ratio_error(np.array([0.5, bad]), np.array([0.0, 1.0]), p, q)
+
+
+@pytest.mark.parametrize("images, error, message", [
+    (np.zeros((3, 28, 28)), ValueError, "`images` must be images of shape [N, 28, 28, 1] (add a channel axis: "
+                                        "images[..., None]), got (3, 28, 28)."),
+    (np.zeros((3, 28, 28, 3)), ValueError, "`images` must be images of shape [N, 28, 28, 1], got (3, 28, 28, 3)."),
+    (np.zeros((3, 28, 28, 1), np.uint8), TypeError, "`images` must be float in [0, 1], got uint8 (uint8 0..255: "
+                                                     "divide by 255)."),
+    (np.zeros((3, 28, 28, 1), np.int32), TypeError, "`images` must be float in [0, 1], got int32."),
+    (np.zeros((0, 28, 28, 1)), ValueError, "`images` must hold at least 1 images, got 0."),
+    (np.full((3, 28, 28, 1), -0.5), ValueError, "`images` must be in [0, 1], got values in [-0.5, -0.5] (0..255 "
+                                                "images: divide by 255; [-1, 1] images: (x + 1) / 2)."),
+    (np.full((3, 28, 28, 1), 1.5), ValueError, "`images` must be in [0, 1], got values in [1.5, 1.5] (0..255 "
+                                               "images: divide by 255; [-1, 1] images: (x + 1) / 2)."),
+])
+def test_bad_images_get_the_whole_message(images, error, message):
+    with pytest.raises(error) as raised:
+        generative._images("images", images)
+    assert str(raised.value) == message
+
+
+def test_images_within_round_off_of_0_and_1_are_clipped_to_float32():
+    images = np.full((1, 28, 28, 1), 0.5)
+    images[0, 0, 0, 0], images[0, 1, 1, 0] = -1e-6, 1.0 + 1e-6
+    checked = generative._images("images", images)
+    assert checked.dtype == np.float32 and checked.min() == 0.0 and checked.max() == 1.0
+    assert len(generative._images("images", images, min_count=1)) == 1
+
+
+def test_each_classifier_metric_names_its_own_arguments_and_forwards_them(digits, capsys):
+    test = digits["test"][0] / 255.0
+    nan = np.full((65, 28, 28, 1), np.nan)
+    calls = (lambda images, **kw: metrics.classifier_features(images, **kw),
+             lambda images, **kw: metrics.label_accuracy(images, np.zeros(len(images), int), **kw))
+    for call in calls:
+        with pytest.raises(ValueError, match="^`images` has NaN"):
+            call(nan)
+        with pytest.raises(ValueError, match="`batch_size`"):
+            call(test[:2], batch_size=0)
+    for call in (metrics.classifier_fid, metrics.classifier_kid):
+        with pytest.raises(ValueError, match="^`real_images` has NaN"):
+            call(nan, test)
+        with pytest.raises(ValueError, match="^`fake_images` has NaN"):
+            call(test, nan)
+        with pytest.raises(ValueError, match="`batch_size`"):
+            call(test, test, batch_size=0)
+    # FID needs more images than its 64 features; KID two per set.
+    for which in ("real", "fake"):
+        few = {"real_images": test, "fake_images": test, f"{which}_images": test[:64]}
+        with pytest.raises(ValueError, match=f"^`{which}_images` must hold at least 65 images, got 64"):
+            metrics.classifier_fid(**few)
+        with pytest.raises(ValueError, match=f"^`{which}_images` must hold at least 2 images, got 1"):
+            metrics.classifier_kid(**{**few, f"{which}_images": test[:1]})
+    assert metrics.classifier_fid(test[:65], test[65:130]) > 0.0
+    real, fake = metrics.classifier_features(test[:20]), metrics.classifier_features(test[20:40])
+    for kwargs in ({"subset_size": 2}, {"subsets": 3, "subset_size": 5, "seed": 7}):
+        expected = metrics.kernel_distance(real, fake, **{"subsets": 100, "seed": 0, **kwargs})
+        assert metrics.classifier_kid(test[:20], test[20:40], **kwargs) == pytest.approx(expected, rel=1e-6)
+    capsys.readouterr()
+    metrics.classifier_features(test[:2])
+    metrics.label_accuracy(test[:2], np.zeros(2, int))
+    assert capsys.readouterr().out == ""  # no progress bar from predict

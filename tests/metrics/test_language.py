@@ -76,3 +76,26 @@ def test_streamed_bpc_scores_two_tokens_through_a_litert_step_file(tmp_path):
     logits = np.asarray(model(np.array([[100]], np.int32)), np.float64)[0, 0]
     expected = (np.log(np.exp(logits - logits.max()).sum()) + logits.max() - logits[101]) / math.log(2)
     assert streamed_bits_per_character(step, [100, 101], units=16) == pytest.approx(expected, abs=1e-4)
+
+
+def test_streamed_bpc_feeds_int32_tokens_and_float32_state_and_scores_logits_in_float64():
+    """A step of the documented interface; its logits are float32, and log(1 + e^-20) is 0 in float32."""
+    from keras_dl.metrics import streamed_bits_per_character
+
+    seen = []
+
+    def step(inputs):
+        assert inputs["token"].dtype == np.int32 and inputs["token"].shape == (1,)
+        assert inputs["state"].dtype == np.float32 and inputs["state"].shape == (1, 4)
+        seen.append((int(inputs["token"][0]), float(inputs["state"][0, 0])))
+        return {"logits": np.array([[0.0, -20.0]], np.float32), "state": inputs["state"] + 1.0}
+
+    bits = streamed_bits_per_character(step, [1, 0, 0], units=4)
+    assert seen == [(1, 0.0), (0, 1.0)]  # each step gets the token before its target and the state it returned
+    assert bits == pytest.approx(math.log1p(math.exp(-20.0)) / math.log(2.0), rel=1e-9)
+
+
+def test_unigram_baseline_reads_float32_histograms_in_float64():
+    train, evaluation = np.array([3, 1, 7], np.float32) / 3, np.array([1, 2, 5], np.float32) / 7
+    assert unigram_bits_per_character(train, evaluation) == unigram_bits_per_character(
+        train.astype(np.float64), evaluation.astype(np.float64))

@@ -50,3 +50,19 @@ def test_in_fit_the_sample_weights_select_the_steps():
 def test_bad_shapes_are_named(target, logits, weights, match):
     with pytest.raises(ValueError, match=match):
         bits_wrong(target, logits, weights)
+
+
+def test_bad_weights_are_named_with_the_shape_they_need():
+    with pytest.raises(ValueError, match=r"^`weights` must be \[batch, time\] = \(2, 3\), got shape \(2, 2\)\.$"):
+        bits_wrong(TARGET, LOGITS, WEIGHTS[:, :2])
+
+
+def test_counts_are_float32_whatever_floatx_is():
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float16")
+    try:
+        assert bits_wrong(TARGET, LOGITS, WEIGHTS).dtype == "float32"
+        from keras_dl.metrics import exact_match
+        assert exact_match(np.array([[1, 2]]), np.array([[1, 2]])).dtype == "float32"
+    finally:
+        keras.config.set_floatx(floatx)

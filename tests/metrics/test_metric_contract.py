@@ -33,6 +33,13 @@ def test_every_public_metric_and_loss_has_a_case():
     assert public == set(CASES)
 
 
+@pytest.mark.parametrize("cls, name", [(BitsPerCharacter, "bpc"), (ExactMatch, "exact_match"),
+                                       (BitsWrongPerSequence, "bits_wrong"), (SequenceLoss, "sequence_loss")])
+def test_default_names_are_the_documented_ones(cls, name):
+    """The name is the key in fit's logs and what EarlyStopping(monitor=...) must be given."""
+    assert cls().name == name
+
+
 @pytest.mark.parametrize("cls", CASES, ids=lambda cls: cls.__name__)
 def test_whole_config_round_trips(cls):
     original = CASES[cls][0]()

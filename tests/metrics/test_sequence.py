@@ -108,16 +108,65 @@ def test_exact_match_ignores_padding_and_reads_logits():
     assert float(metric.result()) == pytest.approx(2 / 3)
 
 
+def test_per_position_sample_weights_and_float64_keep_their_precision():
+    logits, targets, weights = data()
+    logits64, weights64 = logits.astype(np.float64), weights.astype(np.float64) / 3  # not exact in float32
+    loss = sequence_loss(logits64, targets, weights64, False, False, True, True)
+    assert loss.dtype == "float64"
+    np.testing.assert_allclose(float(loss), reference(logits64, targets, weights64, False, False, True, True),
+                               rtol=1e-12)
+    np.testing.assert_allclose(float(SequenceLoss()(targets, logits64, sample_weight=weights64)), float(loss),
+                               rtol=1e-12)
+    # A mask on the logits (from the model) zeroes the weights it covers; the rest keep float64 precision.
+    masked = keras.ops.convert_to_tensor(logits64)
+    masked._keras_mask = keras.ops.convert_to_tensor(weights > 0.9)
+    expected = reference(logits64, targets, np.where(weights > 0.9, weights64, 0), True, True, False, False)
+    np.testing.assert_allclose(float(SequenceLoss(True, True, False, False)(targets, masked, sample_weight=weights64)),
+                               expected, rtol=1e-12)
+
+
+def test_float16_logits_give_a_float16_loss():
+    logits, targets, weights = data()
+    for flags in ((True, True, False, False), (False, False, True, True)):
+        loss = sequence_loss(logits.astype(np.float16), targets, weights, *flags)
+        assert loss.dtype == "float16"
+        np.testing.assert_allclose(float(loss), reference(logits, targets, weights, *flags), rtol=2e-3)
+
+
+def test_exact_match_compares_token_ids_above_float32s_exact_integers():
+    big = 2**24  # float32 cannot tell 2**24 from 2**24 + 1
+    np.testing.assert_array_equal(np.asarray(exact_match(np.array([[big + 1]]), np.array([[big]]))), [0])
+    np.testing.assert_array_equal(np.asarray(exact_match(np.array([[big]]), np.array([[big + 1]]))), [0])
+    np.testing.assert_array_equal(np.asarray(exact_match(np.array([[big + 1]]), np.array([[0]]), padding_token=big)),
+                                  [0])
+
+
+def test_exact_match_metric_weighs_sequences_by_sample_weight():
+    metric = ExactMatch()
+    metric.update_state(np.array([[1, 2], [1, 2]]), np.array([[1, 2], [1, 3]]), sample_weight=np.array([3.0, 1.0]))
+    assert float(metric.result()) == pytest.approx(0.75)
+    assert SequenceLoss().name == "sequence_loss" and SequenceLoss(dtype="float64").dtype == "float64"
+
+
 def test_bad_arguments_are_named():
     logits, targets, weights = data()
-    with pytest.raises(ValueError, match=r"`logits` must be \[batch, time, vocabulary\]"):
+    shapes = r"`logits` must be \[batch, time, vocabulary\] and `targets` and `weights` \[batch, time\], got shapes "
+    with pytest.raises(ValueError, match=shapes + r"\(5, 4\), \(3, 5\), \(3, 5\)\.$"):
         sequence_loss(logits[0], targets, weights)
-    with pytest.raises(ValueError, match="`average_across_timesteps` and `sum_over_timesteps` cannot both be set"):
-        sequence_loss(logits, targets, weights, average_across_timesteps=True, sum_over_timesteps=True)
-    with pytest.raises(ValueError, match="Average over one axis and sum over the other"):
+    with pytest.raises(ValueError, match=shapes + r"\(3, 5, 4\), \(3,\), \(3, 5\)\.$"):
+        sequence_loss(logits, targets[:, 0], weights)
+    for axis in ("timesteps", "batch"):
+        with pytest.raises(ValueError, match=f"^`average_across_{axis}` and `sum_over_{axis}` cannot both be set.$"):
+            sequence_loss(logits, targets, weights, **{f"average_across_{axis}": True, f"sum_over_{axis}": True})
+    mixed = ("^Average over one axis and sum over the other is not a reduction tfa.seq2seq defines; "
+             "use the same kind on both axes, or one axis only.$")
+    with pytest.raises(ValueError, match=mixed):
         sequence_loss(logits, targets, weights, average_across_timesteps=True, average_across_batch=False,
                       sum_over_batch=True)
-    with pytest.raises(ValueError, match="must reduce both axes to a scalar"):
+    with pytest.raises(ValueError, match=mixed):  # at construction, not in fit
+        SequenceLoss(average_across_timesteps=True, sum_over_timesteps=False, sum_over_batch=True)
+    with pytest.raises(ValueError, match="^SequenceLoss must reduce both axes to a scalar: set average_across_\\* or "
+                                         "sum_over_\\* for both timesteps and batch.$"):
         SequenceLoss(sum_over_batch=False)
     with pytest.raises(ValueError, match="`y_pred` must be tokens"):
         exact_match(np.zeros((2, 3)), np.zeros((2, 4)))
