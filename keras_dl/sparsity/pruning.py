@@ -56,11 +56,6 @@ class PrunableWeight:
     recurrent: bool = False
 
 
-def _cell(gates):
-    return [PrunableWeight("kernel", "kernel_constraint", gates),
-            PrunableWeight("recurrent_kernel", "recurrent_constraint", gates, recurrent=True)]
-
-
 _KERNEL = [PrunableWeight("kernel", "kernel_constraint")]
 # Keras' built-in layers with matrices worth pruning (tfmot's PruneRegistry, for Keras 3).
 KERAS_PRUNABLE_WEIGHTS = {
@@ -73,9 +68,9 @@ KERAS_PRUNABLE_WEIGHTS = {
     keras.layers.Conv2DTranspose: _KERNEL,
     keras.layers.Conv3DTranspose: _KERNEL,
     keras.layers.Embedding: [PrunableWeight("embeddings", "embeddings_constraint")],
-    keras.layers.SimpleRNNCell: _cell(1),
-    keras.layers.LSTMCell: _cell(4),
-    keras.layers.GRUCell: _cell(3),
+    **{cell: [PrunableWeight("kernel", "kernel_constraint", gates),
+              PrunableWeight("recurrent_kernel", "recurrent_constraint", gates, recurrent=True)]
+       for cell, gates in ((keras.layers.SimpleRNNCell, 1), (keras.layers.LSTMCell, 4), (keras.layers.GRUCell, 3))},
 }
 
 
