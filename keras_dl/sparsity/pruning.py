@@ -127,8 +127,8 @@ class MagnitudePruning(keras.layers.Layer):
         self.built = True
 
     def _keep(self):
-        rows, width = self.weight_shape[0], self.weight_shape[-1] // self.gates
-        return np.tile(np.eye(rows, width, dtype=np.float32), (1, self.gates))
+        """The recurrent diagonal of each gate of a `[units, gates * units]` kernel."""
+        return np.tile(np.eye(self.weight_shape[0]), (1, self.gates))
 
     def __call__(self, weight):
         if self.previous is not None:
@@ -150,7 +150,7 @@ class MagnitudePruning(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         schedules = [keras.saving.serialize_keras_object(s) for s in self.schedules]
-        config.update(shape=list(self.weight_shape), schedule=schedules if len(schedules) > 1 else schedules[0],
+        config.update(shape=list(self.weight_shape), schedule=schedules,
                       block_size=list(self.block_size), gates=self.gates, keep_diagonal=self.keep_diagonal,
                       previous=keras.constraints.serialize(self.previous), weight_dtype=self.weight_dtype)
         return config

@@ -184,8 +184,13 @@ def test_weights_argument_prunes_only_the_chosen_matrices():
     report = {row["weight"]: row["sparsity"] for row in sparsity_report(model)}
     head = model.get_layer("head").kernel
     assert report == {cell.kernel.path: 0.0, cell.recurrent_kernel.path: 0.5, head.path: 0.0}
-    with pytest.raises(ValueError, match="`weights` must be"):
-        prune_low_magnitude(rnn_model(GRUCell(8)), ConstantSparsity(0.5, 0), weights=[cell.kernel])
+    other = rnn_model(GRUCell(8))
+    prunable = [w.path for w in (other.layers[1].cell.kernel, other.layers[1].cell.recurrent_kernel,
+                                 other.get_layer("head").kernel)]
+    with pytest.raises(ValueError) as raised:  # a weight of another model: no reason to add
+        prune_low_magnitude(other, ConstantSparsity(0.5, 0), weights=[cell.kernel])
+    assert str(raised.value) == (f"`weights` must be a non-empty list of prunable weights of `model`; prunable: "
+                                 f"{prunable}.")
 
 
 def test_bad_pruning_requests_are_named():

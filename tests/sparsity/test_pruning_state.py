@@ -138,7 +138,8 @@ def test_gate_schedules_must_fit_a_pruned_cell():
     four = [ConstantSparsity(0.5, 0)] * 4
     with pytest.raises(ValueError, match="has 4 schedules but no pruned weight has that many gates.*3"):
         prune_low_magnitude(model(GRUCell(4)), ConstantSparsity(0.5, 0), gate_schedules=four)
-    with pytest.raises(ValueError, match="no recurrent cell is pruned"):
+    with pytest.raises(ValueError, match=r"^`gate_schedules` has 4 schedules but no pruned weight has that many gates; "
+                                         r"gated weights: none \(no recurrent cell is pruned\)\.$"):
         dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
         prune_low_magnitude(dense, ConstantSparsity(0.5, 0), gate_schedules=four)
     prune_low_magnitude(model(LSTMCell(4)), ConstantSparsity(0.5, 0), gate_schedules=four)  # Fits: accepted.
