@@ -328,3 +328,28 @@ def test_pruning_constraint_round_trips_its_whole_config():
     assert isinstance(restored.previous, keras.constraints.NonNeg) and restored.mask.dtype == "float16"
     single = MagnitudePruning((4, 4), schedules[0])
     assert MagnitudePruning.from_config(single.get_config()).schedules[0].get_config() == schedules[0].get_config()
+
+
+def test_sparsity_report_lists_each_trainable_prunable_weight_with_block_sparsity_where_blocks_tile_it():
+    inputs = keras.Input((5, 8))
+    x = keras.layers.Conv1D(4, 3, name="conv")(inputs)  # a 3-D kernel: no blocks
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    x = keras.layers.Dense(4, name="frozen", trainable=False)(x)
+    x = keras.layers.Dense(6, name="a")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="b")(x))
+    a = np.ones((4, 6), np.float32)
+    a[:, :3] = 0  # the first three columns: whole (4, 1) blocks and one whole (4, 3) block
+    a[0, 4] = 0
+    model.get_layer("a").kernel.assign(a)
+    kernels = {name: model.get_layer(name).kernel for name in ("conv", "a", "b")}
+
+    def rows(**blocks):
+        return [{"weight": kernels[name].path, "shape": tuple(kernels[name].shape), "size": int(np.prod(
+            kernels[name].shape)), "sparsity": float(np.mean(np.asarray(kernels[name]) == 0)),
+                 **({"block_sparsity": blocks[name]} if name in blocks else {})} for name in ("conv", "a", "b")]
+
+    assert sparsity_report(model) == rows()
+    assert sparsity_report(model, block_size=(4, 1)) == rows(a=0.5)  # 6 rows of b are not whole blocks of 4
+    assert sparsity_report(model, block_size=(4, 3)) == rows(a=0.5)
+    assert sparsity_report(model, block_size=(2, 3)) == rows(a=0.5, b=0.0)
+    assert rows()[1]["sparsity"] == 13 / 24

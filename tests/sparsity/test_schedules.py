@@ -96,3 +96,17 @@ def test_config_round_trip():
 def test_bad_schedules_are_named(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+def test_the_ramp_is_computed_in_float32_whatever_floatx_is():
+    import keras
+
+    schedule = PolynomialDecay(0.1, 0.9, begin_step=2, end_step=9)
+    expected = [float(schedule(step)[1]) for step in range(12)]
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float16")
+    try:
+        values = [schedule(step)[1] for step in range(12)]
+    finally:
+        keras.config.set_floatx(floatx)
+    assert all(v.dtype == "float32" for v in values) and [float(v) for v in values] == expected
