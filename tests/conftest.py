@@ -11,5 +11,6 @@ import tensorflow_model_optimization  # noqa: E402, F401
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory):
-    """One TFDS data directory for the whole run: each dataset is prepared once."""
-    return str(tmp_path_factory.mktemp("tensorflow_datasets"))
+    """One TFDS data directory for the whole run: each dataset is prepared once (across runs with
+    KERAS_DL_TEST_DATA_DIR, which the mutation benchmark sets for its thousands of short runs)."""
+    return os.environ.get("KERAS_DL_TEST_DATA_DIR") or str(tmp_path_factory.mktemp("tensorflow_datasets"))

@@ -29,3 +29,13 @@ def test_bad_modules_are_named(capsys):
     err = capsys.readouterr().err
     assert "--modules: expected a comma-separated list from metrics, sparsity, cells, decoding, export, got " in err
     assert "'sparsity,nope'" in err
+
+
+def test_survivors_only_marks_every_mutant_not_killed_as_untested(tmp_path):
+    meta = tmp_path / "mutants" / "keras_dl" / "m.py.meta"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"exit_code_by_key": {"a": 1, "b": 0, "c": 33, "d": None, "e": -24},
+                                "durations_by_key": {}}))
+    assert mutation._forget_survivors(tmp_path) == 3
+    assert json.loads(meta.read_text()) == {"exit_code_by_key": {"a": 1, "b": None, "c": None, "d": None, "e": None},
+                                            "durations_by_key": {}}
