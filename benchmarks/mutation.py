@@ -1,6 +1,7 @@
 """Mutation score of the test suite: how many small, plausible bugs planted in a module the tests catch.
 
-    python -m benchmarks.mutation [--quick] [--modules sparsity,metrics,...] [--out mutation_out] [--survivors-only]
+    python -m benchmarks.mutation [--quick] [--modules sparsity,metrics,...] [--out mutation_out]
+                                  [--survivors-only | --report]
 
 Runs mutmut (https://mutmut.readthedocs.io) on each module group below, each in its own copy of the
 working tree under `--out` (so a killed run resumes where it stopped: mutmut keeps each mutant's result).
@@ -8,7 +9,7 @@ mutmut plants one mutant at a time (an operator, a constant, an argument, a retu
 the tests of that group which execute the mutated function; a mutant is *killed* when one of them fails,
 and *survives* when all pass. Each survivor is either killed by a new test or listed in `EQUIVALENT`
 with the reason no correct test can tell it apart (for instance, a changed default that every caller
-overrides). Score = killed / (mutants - equivalent).
+overrides). Score = killed / (mutants run - equivalent).
 
 Writes `mutation.json` (module, mutants, killed, score, every survivor with its diff and reason) and
 prints the table. `--quick` runs one small module (`keras_dl/sparsity/masks.py`) in 2-3 minutes.
@@ -110,23 +111,28 @@ def run_group(root, group, globs, tests, survivors_only=False):
 
 
 def summarise(work, group, globs, tests):
-    """The group's row: counts, score, and every survivor with its diff and the reason it is equivalent (if any)."""
+    """The group's row: counts, score, and every survivor with its diff and the reason it is equivalent (if any).
+
+    Mutants not run yet (an interrupted run) are counted apart and left out of the score."""
     statuses = dict(_results(Path(work)))
     survivors = [{"mutant": name, "status": status, "diff": _mutmut(work, "show", name).split("\n", 1)[1],
                   "reason": EQUIVALENT.get(name)}
-                 for name, status in statuses.items() if status != "killed"]
+                 for name, status in statuses.items() if status not in ("killed", "not checked")]
     killed = sum(status == "killed" for status in statuses.values())
+    not_run = sum(status == "not checked" for status in statuses.values())
     equivalent = sum(s["reason"] is not None for s in survivors)
-    return {"module": group, "sources": globs, "tests": tests, "mutants": len(statuses), "killed": killed,
-            "equivalent": equivalent, "score": killed / max(len(statuses) - equivalent, 1), "survivors": survivors}
+    return {"module": group, "sources": globs, "tests": tests, "mutants": len(statuses), "not_run": not_run,
+            "killed": killed, "equivalent": equivalent,
+            "score": killed / max(len(statuses) - not_run - equivalent, 1), "survivors": survivors}
 
 
 def table(rows):
-    lines = ["| module | mutants | killed | equivalent | unexplained survivors | score |", "|---|---|---|---|---|---|"]
+    lines = ["| module | mutants | not run | killed | equivalent | unexplained survivors | score |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         unexplained = sum(s["reason"] is None for s in r["survivors"])
-        lines.append(f"| {r['module']} | {r['mutants']} | {r['killed']} | {r['equivalent']} | {unexplained} | "
-                     f"{r['score']:.1%} |")
+        lines.append(f"| {r['module']} | {r['mutants']} | {r['not_run']} | {r['killed']} | {r['equivalent']} | "
+                     f"{unexplained} | {r['score']:.1%} |")
     return "\n".join(lines) + "\n"
 
 
@@ -137,6 +143,8 @@ def main(argv=None):
     parser.add_argument("--out", default="mutation_out", help="working copies, one per module group (resumable)")
     parser.add_argument("--survivors-only", action="store_true",
                         help="test again the mutants the last run in --out did not kill (after adding tests)")
+    parser.add_argument("--report", action="store_true",
+                        help="write the report of the runs already in --out, running nothing (e.g. after an interrupt)")
     args = parser.parse_args(argv)
     groups = QUICK if args.quick else MODULES
     names = list(groups) if args.quick else [name.strip() for name in args.modules.split(",") if name.strip()]
@@ -146,7 +154,15 @@ def main(argv=None):
     if not Path(sys.executable).with_name("mutmut").exists():
         parser.error("mutmut is not installed: pip install -e '.[test]'")
     _checks.writable_directory("--out", args.out)
-    rows = [run_group(args.out, name, *groups[name], survivors_only=args.survivors_only) for name in names]
+    missing = [name for name in names if not (Path(args.out) / name / "mutants").is_dir()]
+    if args.report and missing:
+        parser.error(f"--report: no mutmut run of {', '.join(missing)} in {args.out}")
+    if args.report and args.survivors_only:
+        parser.error("--report runs nothing: it cannot be combined with --survivors-only")
+    if args.report:
+        rows = [summarise(Path(args.out) / name, name, *groups[name]) for name in names]
+    else:
+        rows = [run_group(args.out, name, *groups[name], survivors_only=args.survivors_only) for name in names]
     print(table(rows))
     write_text(os.path.join(args.out, "mutation.json"), json.dumps({"quick": args.quick, "modules": rows}, indent=1))
     return rows
