@@ -124,7 +124,6 @@ class MagnitudePruning(keras.layers.Layer):
         self.mask = self.add_weight(shape=self.weight_shape, initializer="ones", dtype=weight_dtype,
                                     trainable=False, name="mask")
         self.step = self.add_weight(shape=(), initializer="zeros", dtype="int64", trainable=False, name="step")
-        self.built = True
 
     def _keep(self):
         """The recurrent diagonal of each gate of a `[units, gates * units]` kernel."""
@@ -136,7 +135,7 @@ class MagnitudePruning(keras.layers.Layer):
         # Gate schedules share their timing (checked in prune_low_magnitude), so the first decides when.
         decisions = [schedule(self.step.value) for schedule in self.schedules]
         should_prune = decisions[0][0]
-        sparsity = ops.stack([s for _, s in decisions]) if len(decisions) > 1 else decisions[0][1]
+        sparsity = ops.stack([s for _, s in decisions])  # one per gate, or one for the whole weight
 
         def new_mask():
             mask = magnitude_mask(weight, sparsity, self.block_size, self.gates)
@@ -193,7 +192,7 @@ def _targets(model, layers=None):
 def _unprunable_reason(model, weight):
     for layer in sublayers(model):
         for name, reason in getattr(layer, "unprunable_weights", {}).items():
-            if getattr(layer, name, None) is weight:
+            if getattr(layer, name) is weight:
                 return f" {weight.path} is not prunable: {reason}."
     return ""
 

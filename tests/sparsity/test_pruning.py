@@ -328,6 +328,39 @@ def test_pruning_constraint_round_trips_its_whole_config():
     assert isinstance(restored.previous, keras.constraints.NonNeg) and restored.mask.dtype == "float16"
     single = MagnitudePruning((4, 4), schedules[0])
     assert MagnitudePruning.from_config(single.get_config()).schedules[0].get_config() == schedules[0].get_config()
+    # Defaults: one gate, no kept diagonal. Its state: a float mask of ones and an int64 step at 0, neither trained,
+    # named as checkpoints of earlier runs name them.
+    assert (single.gates, single.keep_diagonal, single.block_size) == (1, False, (1, 1))
+    assert [(w.path.rsplit("/", 1)[-1], w.dtype, w.trainable, tuple(w.shape)) for w in single.weights] == [
+        ("mask", "float32", False, (4, 4)), ("step", "int64", False, ())]
+    np.testing.assert_array_equal(np.asarray(single.mask), np.ones((4, 4)))
+    assert int(single.step.value) == 0
+    with pytest.raises(ValueError, match=r"^`block_size` \(4, 1\) does not divide kernel_mask of shape \(6, 4\)"):
+        MagnitudePruning((6, 4), schedules[0], block_size=(4, 1), name="kernel_mask")
+
+
+def test_pruning_adds_no_trainable_weight_and_waits_for_its_begin_step():
+    model = rnn_model(GRUCell(8))
+    trainable = [w.path for w in model.trainable_weights]
+    before = [np.asarray(w) for w in model.trainable_weights]
+    prune_low_magnitude(model, ConstantSparsity(0.5, begin_step=5, frequency=1))
+    assert [w.path for w in model.trainable_weights] == trainable
+    model.compile(keras.optimizers.SGD(0.0), "mse")  # no update: only the constraints could change the weights
+    model.train_on_batch(*data())
+    for weight, value in zip(model.trainable_weights, before):
+        np.testing.assert_array_equal(np.asarray(weight), value)
+
+
+def test_mask_counts_do_not_depend_on_floatx():
+    w = np.random.default_rng(9).normal(size=(1000, 1)).astype(np.float32)
+    # 0.0535 * 1000 is 53.5000004 in float32 and 53.497 in float16: 54 or 53 zeros.
+    assert int(np.sum(np.asarray(magnitude_mask(w, 0.0535)) == 0)) == 54
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float16")
+    try:
+        assert int(np.sum(np.asarray(magnitude_mask(w, 0.0535)) == 0)) == 54
+    finally:
+        keras.config.set_floatx(floatx)
 
 
 def test_sparsity_report_lists_each_trainable_prunable_weight_with_block_sparsity_where_blocks_tile_it():
@@ -353,3 +386,27 @@ def test_sparsity_report_lists_each_trainable_prunable_weight_with_block_sparsit
     assert sparsity_report(model, block_size=(4, 3)) == rows(a=0.5)
     assert sparsity_report(model, block_size=(2, 3)) == rows(a=0.5, b=0.0)
     assert rows()[1]["sparsity"] == 13 / 24
+
+
+@keras.saving.register_keras_serializable(package="test_pruning")
+class _ForgetsItsUnits(keras.Model):
+    """A user model whose get_config forgets an argument: its copy is built with other weights."""
+
+    def __init__(self, units=2, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(units)
+
+    def call(self, x):
+        return self.dense(x)
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+def test_strip_pruning_refuses_a_copy_with_other_weights():
+    model = _ForgetsItsUnits(units=3, name="forgetful")
+    model(np.ones((1, 4), np.float32))
+    prune_low_magnitude(model, ConstantSparsity(0.5, 0))
+    with pytest.raises(ValueError, match=r"^the copy of `model` 'forgetful' does not have the same weights as the "
+                                         r"original\.$"):
+        strip_pruning(model)
