@@ -6,6 +6,7 @@ from keras_dl.layers import GRUCell
 from keras_dl.layers import LSTMCell
 from keras_dl.models import RNNLanguageModel
 from keras_dl.sparsity import ConstantSparsity
+from keras_dl.sparsity import MagnitudePruning
 from keras_dl.sparsity import PolynomialDecay
 from keras_dl.sparsity import magnitude_mask
 from keras_dl.sparsity import prune_low_magnitude
@@ -208,6 +209,37 @@ def test_bad_pruning_requests_are_named():
         prune_low_magnitude(model, ConstantSparsity(0.5, 0))
 
 
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"model": 3}, TypeError, "`model` must be a Keras model or layer, got int."),
+    ({"schedule": 0.5}, TypeError, "`schedule` must be a keras_dl.sparsity PruningSchedule, got float."),
+    ({"model": "unbuilt"}, ValueError, "`model` must be built (call it on a batch or build it) before pruning."),
+    ({"layers": []}, TypeError, "`layers` must be a non-empty list of layers of `model`, got []."),
+    ({"layers": "head"}, TypeError, "`layers` must be a non-empty list of layers of `model`, got 'head'."),
+    ({"layers": "head and 3"}, TypeError, "`layers` must be a non-empty list of layers of `model`, got [<Dense"),
+    ({"weights": 3}, ValueError, "`weights` must be a non-empty list of prunable weights of `model`; prunable: "),
+    ({"weights": []}, ValueError, "`weights` must be a non-empty list of prunable weights of `model`; prunable: "),
+])
+def test_bad_pruning_arguments_get_the_whole_message(kwargs, error, message):
+    model = rnn_model(GRUCell(8))
+    kwargs = {"model": model, "schedule": ConstantSparsity(0.5, 0), **kwargs}
+    if kwargs["model"] == "unbuilt":
+        kwargs["model"] = keras.Sequential([keras.layers.Dense(2)])
+    if kwargs.get("layers") == "head and 3":
+        kwargs["layers"] = [model.get_layer("head"), 3]
+    with pytest.raises(error) as raised:
+        prune_low_magnitude(**kwargs)
+    assert str(raised.value).startswith(message) and (message.endswith("[<Dense") or message.endswith(": ")
+                                                       or str(raised.value) == message)
+
+
+def test_a_layer_reached_twice_is_pruned_once_and_every_root_is_walked_whole():
+    model = rnn_model(GRUCell(8))
+    rnn, head = model.layers[1], model.get_layer("head")
+    prune_low_magnitude(model, ConstantSparsity(0.5, 0), layers=[rnn, model])
+    for weight in (rnn.cell.kernel, rnn.cell.recurrent_kernel, head.kernel):
+        assert isinstance(weight.constraint, MagnitudePruning) and weight.constraint.previous is None
+
+
 def test_each_gate_reaches_its_own_target_like_lpcnet():
     gates = [ConstantSparsity(s, 0, frequency=1) for s in (0.95, 0.95, 0.8)]  # GRU [z, r, h]: 5%/5%/20% density.
     keras.utils.set_random_seed(0)
@@ -315,7 +347,6 @@ def test_keras_builtin_cells_are_pruned_gate_by_gate_and_only_the_recurrent_diag
 
 
 def test_pruning_constraint_round_trips_its_whole_config():
-    from keras_dl.sparsity import MagnitudePruning
 
     schedules = [ConstantSparsity(s, begin_step=3, frequency=2) for s in (0.25, 0.5, 0.75)]
     constraint = MagnitudePruning((8, 12), schedules, block_size=(4, 1), gates=3, keep_diagonal=True,

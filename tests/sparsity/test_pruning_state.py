@@ -155,7 +155,8 @@ class _Bilinear(keras.layers.Layer):
 
 def test_a_layer_with_undeclared_matrices_is_an_error_not_a_silent_skip():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), _Bilinear()])
-    with pytest.raises(ValueError, match=r"_bilinear.*\['.*w'\] but does not say which may be pruned.*prunable_weights"):
+    with pytest.raises(ValueError, match=r"^layer '_+bilinear' \(_Bilinear\) has trainable matrices \['.*w'\] but does "
+                                         r"not say which may be pruned.*prunable_weights"):
         prune_low_magnitude(model, ConstantSparsity(0.5, 0))
     prune_low_magnitude(model, ConstantSparsity(0.5, 0), layers=[model.layers[0]])  # Left out: fine.
 
@@ -200,3 +201,17 @@ def test_orthogonal_cell_prunes_its_input_kernel_and_says_why_its_cayley_paramet
         prune_low_magnitude(model, ConstantSparsity(0.5, 0), weights=[cell.skew])
     prune_low_magnitude(model, ConstantSparsity(0.5, 0))
     assert isinstance(cell.kernel.constraint, MagnitudePruning) and cell.skew.constraint is None
+
+
+def test_the_weights_of_two_unprunable_matrices_are_each_explained():
+    keras.utils.set_random_seed(0)
+    first, second = OrthogonalCell(4), OrthogonalCell(4)
+    inputs = keras.Input((3, 4))
+    model = keras.Model(inputs, keras.layers.RNN(second)(keras.layers.RNN(first, return_sequences=True)(inputs)))
+    prunable = [first.kernel.path, second.kernel.path]
+    reason = OrthogonalCell.unprunable_weights["skew"]
+    with pytest.raises(ValueError) as raised:
+        prune_low_magnitude(model, ConstantSparsity(0.5, 0), weights=[first.skew, second.skew])
+    assert str(raised.value) == (f"`weights` must be a non-empty list of prunable weights of `model`; prunable: "
+                                 f"{prunable}. {first.skew.path} is not prunable: {reason}. {second.skew.path} is not "
+                                 f"prunable: {reason}.")
