@@ -41,8 +41,67 @@ MODULES = {
 }
 QUICK = {"masks": (["keras_dl/sparsity/masks.py"], ["tests/sparsity/test_pruning.py"])}
 
-# mutant name -> why no correct test can kill it. Filled in from the survivors of a full run.
-EQUIVALENT = {}
+# mutant name -> (a line of its diff, why no correct test can kill it). mutmut numbers the mutants of a function
+# afresh when its source changes, so a reason applies only while the diff still has that line.
+_AXIS = "the scores are 2-D [groups, blocks]: argsort's default axis and axis 1 are both the last one"
+_KEEP = "a recurrent kernel is [units, gates * units]: its 2-D shape[1] is shape[-1] and each gate is square"
+_PY_FLOAT = "a Python float converts to float32 whatever floatx is"
+_DIRECTION = "Keras' monitor callbacks read `_direction` only as == 'up' (keras/src/callbacks/monitor_callback.py)"
+_BATCH = "the batch size of predict does not change the predictions"
+EQUIVALENT = {
+    "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_102": ("ops.argsort(scores, axis=-1), )", _AXIS),
+    "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_106": ("ops.argsort(ops.argsort(scores, ), axis=-1)", _AXIS),
+    "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_107": ("ops.argsort(scores, axis=+1), axis=-1)", _AXIS),
+    "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_109": ("ops.argsort(scores, axis=-1), axis=+1)", _AXIS),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_4": ("self.weight_shape[+1] // self.gates", _KEEP),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_11": ("np.eye(rows, None, dtype=np.float32)", _KEEP),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_13": ("np.eye(width, dtype=np.float32)", _KEEP),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_14": ("np.eye(rows, dtype=np.float32)", _KEEP),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_12": (
+        "np.eye(rows, width, dtype=None)", "the float64 diagonal is converted to the mask's dtype where it is used"),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_15": (
+        "np.eye(rows, width, ), (1", "the float64 diagonal is converted to the mask's dtype where it is used"),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_46": (
+        'self.add_weight(shape=None, initializer="zeros", dtype="int64"', "add_weight's default shape is ()"),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_51": (
+        'self.add_weight(initializer="zeros", dtype="int64"', "add_weight's default shape is ()"),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_47": (
+        'shape=(), initializer=None, dtype="int64"', "add_weight initialises an int64 weight with zeros by default"),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_52": (
+        'shape=(), dtype="int64", trainable=False, name="step"', "add_weight initialises an int64 weight with zeros "
+                                                                 "by default"),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_63": (
+        "self.built = None", "nothing reads `built` of a constraint that is never called as a layer (line since "
+                             "removed)"),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_64": (
+        "self.built = False", "nothing reads `built` of a constraint that is never called as a layer (line since "
+                              "removed)"),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__call____mutmut_11": (
+        "if (len(decisions) > 1) or True", "magnitude_mask broadcasts a stack of one sparsity to every group (the "
+                                           "code now always stacks)"),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__call____mutmut_13": (
+        "if len(decisions) >= 1", "magnitude_mask broadcasts a stack of one sparsity to every group (the code now "
+                                  "always stacks)"),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁget_config__mutmut_20": (
+        "if (len(schedules) > 1) or True", "from_config reads a list of one schedule as the schedule (the config now "
+                                           "always lists them)"),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁget_config__mutmut_21": (
+        "if len(schedules) >= 1", "from_config reads a list of one schedule as the schedule (the config now always "
+                                  "lists them)"),
+    "keras_dl.sparsity.pruning.x__unprunable_reason__mutmut_14": (
+        "getattr(layer, name, )", "every layer declaring unprunable_weights has those attributes (the default is "
+                                  "since removed)"),
+    "keras_dl.sparsity.schedules.xǁConstantSparsityǁ__call____mutmut_3": ("self.target_sparsity, None)", _PY_FLOAT),
+    "keras_dl.sparsity.schedules.xǁConstantSparsityǁ__call____mutmut_5": ("self.target_sparsity, )", _PY_FLOAT),
+    "keras_dl.sparsity.schedules.xǁPolynomialDecayǁ__init____mutmut_20": (
+        "allow_forever=None", "None is falsy, as False is"),
+    "keras_dl.sparsity.schedules.xǁPolynomialDecayǁ__call____mutmut_3": (
+        "ops.convert_to_tensor(step, None)", "steps are the int64 step variable or Python ints (int32 below 2**31, "
+                                            "int64 above), cast to float32 after the subtraction"),
+    "keras_dl.sparsity.schedules.xǁPolynomialDecayǁ__call____mutmut_5": (
+        "ops.convert_to_tensor(step, )", "steps are the int64 step variable or Python ints (int32 below 2**31, "
+                                        "int64 above), cast to float32 after the subtraction"),
+}
 
 # Copied afresh on every run: mutmut then re-tests only the functions whose source changed, and runs new tests.
 COPIED = ("keras_dl", "tests", "benchmarks", "recipes", "export", "android_demo", "setup.cfg", "pyproject.toml")
@@ -115,9 +174,14 @@ def summarise(work, group, globs, tests):
 
     Mutants not run yet (an interrupted run) are counted apart and left out of the score."""
     statuses = dict(_results(Path(work)))
-    survivors = [{"mutant": name, "status": status, "diff": _mutmut(work, "show", name).split("\n", 1)[1],
-                  "reason": EQUIVALENT.get(name)}
-                 for name, status in statuses.items() if status not in ("killed", "not checked")]
+    survivors = []
+    for name, status in statuses.items():
+        if status not in ("killed", "not checked"):
+            diff = _mutmut(work, "show", name).split("\n", 1)[1]
+            line, reason = EQUIVALENT.get(name, ("", None))
+            survivors.append({"mutant": name, "status": status, "diff": diff,
+                              "reason": reason if status == "survived" and any(
+                                  added.startswith("+") and line in added for added in diff.splitlines()) else None})
     killed = sum(status == "killed" for status in statuses.values())
     not_run = sum(status == "not checked" for status in statuses.values())
     equivalent = sum(s["reason"] is not None for s in survivors)

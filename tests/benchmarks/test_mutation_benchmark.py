@@ -12,15 +12,18 @@ def test_summary_scores_killed_over_mutants_less_the_equivalent_ones(tmp_path, m
     meta.write_text(json.dumps({"exit_code_by_key": {"m.x_f__mutmut_1": 1, "m.x_f__mutmut_2": 1, "m.x_f__mutmut_3": 1,
                                                       "m.x_f__mutmut_4": 0, "m.x_f__mutmut_5": 33,
                                                       "m.x_f__mutmut_6": None}}))
-    monkeypatch.setattr(mutation, "_mutmut", lambda work, *args: f"# {args[1]}\n--- diff of {args[1]}\n")
-    monkeypatch.setitem(mutation.EQUIVALENT, "m.x_f__mutmut_4", "a default every caller overrides")
+    monkeypatch.setattr(mutation, "_mutmut", lambda work, *args: f"# {args[1]}\n+ diff of {args[1]}\n")
+    monkeypatch.setitem(mutation.EQUIVALENT, "m.x_f__mutmut_4", ("diff of m.x_f__mutmut_4", "a default every "
+                                                                                         "caller overrides"))
+    # A reason whose line is no longer in the diff (the function changed, mutmut renumbered) does not apply.
+    monkeypatch.setitem(mutation.EQUIVALENT, "m.x_f__mutmut_5", ("some old line", "stale"))
     row = mutation.summarise(tmp_path, "m", ["keras_dl/m.py"], ["tests/test_m.py"])
     assert (row["mutants"], row["not_run"], row["killed"], row["equivalent"]) == (6, 1, 3, 1)
     assert row["score"] == pytest.approx(3 / 4)
     assert row["survivors"] == [
-        {"mutant": "m.x_f__mutmut_4", "status": "survived", "diff": "--- diff of m.x_f__mutmut_4\n",
+        {"mutant": "m.x_f__mutmut_4", "status": "survived", "diff": "+ diff of m.x_f__mutmut_4\n",
          "reason": "a default every caller overrides"},
-        {"mutant": "m.x_f__mutmut_5", "status": "no tests", "diff": "--- diff of m.x_f__mutmut_5\n", "reason": None}]
+        {"mutant": "m.x_f__mutmut_5", "status": "no tests", "diff": "+ diff of m.x_f__mutmut_5\n", "reason": None}]
     assert "| m | 6 | 1 | 3 | 1 | 1 | 75.0% |" in mutation.table([row])
 
 
