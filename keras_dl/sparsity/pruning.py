@@ -173,7 +173,7 @@ def _targets(model, layers=None):
     roots = [model] if layers is None else list(layers)
     seen, found = set(), []
     for root in roots:
-        for layer in sublayers(root)[0 if layers is not None else 1:]:
+        for layer in sublayers(root):
             if id(layer) in seen:
                 continue
             seen.add(id(layer))

@@ -232,6 +232,14 @@ def test_bad_pruning_arguments_get_the_whole_message(kwargs, error, message):
                                                        or str(raised.value) == message)
 
 
+def test_a_layer_given_as_the_model_is_pruned_itself():
+    """Found by mutation testing: the root was skipped, so a lone layer had "no prunable weights"."""
+    dense = keras.layers.Dense(4)
+    dense.build((None, 8))
+    prune_low_magnitude(dense, ConstantSparsity(0.5, 0))
+    assert isinstance(dense.kernel.constraint, MagnitudePruning)
+
+
 def test_a_layer_reached_twice_is_pruned_once_and_every_root_is_walked_whole():
     model = rnn_model(GRUCell(8))
     rnn, head = model.layers[1], model.get_layer("head")
