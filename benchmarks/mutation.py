@@ -125,6 +125,9 @@ def _workdir(root, group, globs, tests):
                 "pytest_add_cli_args": ["-p", "benchmarks._mutmut_keras", "-p", "no:cacheprovider"],
                 # Keras and TensorFlow start thread pools on import: fork each mutant from a clean server.
                 "process_isolation": "forkserver"}
+    # mutmut 3.8 maps tests to the functions they call once, and re-maps only tests with new names: a changed test,
+    # or a test of a new function, would be missed. Map them all again (a traced run of the selection).
+    (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     lines = ["", "[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
     (work / "pyproject.toml").write_text((here / "pyproject.toml").read_text() + "\n".join(lines) + "\n")
     return work

@@ -394,7 +394,7 @@ def test_images_within_round_off_of_0_and_1_are_clipped_to_float32():
     assert len(generative._images("images", images, min_count=1)) == 1
 
 
-def test_each_classifier_metric_names_its_own_arguments_and_forwards_them(digits, capsys):
+def test_each_classifier_metric_names_its_own_arguments_and_forwards_them(digits, capsys, monkeypatch):
     test = digits["test"][0] / 255.0
     nan = np.full((65, 28, 28, 1), np.nan)
     calls = (lambda images, **kw: metrics.classifier_features(images, **kw),
@@ -423,6 +423,14 @@ def test_each_classifier_metric_names_its_own_arguments_and_forwards_them(digits
     for kwargs in ({"subset_size": 2}, {"subsets": 3, "subset_size": 5, "seed": 7}):
         expected = metrics.kernel_distance(real, fake, **{"subsets": 100, "seed": 0, **kwargs})
         assert metrics.classifier_kid(test[:20], test[20:40], **kwargs) == pytest.approx(expected, rel=1e-6)
+    # Each set's features are computed with the batch size given.
+    sizes, features = [], generative.classifier_features
+    monkeypatch.setattr(generative, "classifier_features",
+                        lambda images, batch_size: sizes.append(batch_size) or features(images, batch_size=batch_size))
+    metrics.classifier_fid(test[:65], test[65:130], batch_size=7)
+    metrics.classifier_kid(test[:20], test[20:40], subsets=2, batch_size=9)
+    assert sizes == [7, 7, 9, 9]
+    monkeypatch.undo()
     capsys.readouterr()
     metrics.classifier_features(test[:2])
     metrics.label_accuracy(test[:2], np.zeros(2, int))
