@@ -101,6 +101,30 @@ EQUIVALENT = {
     "keras_dl.sparsity.schedules.xǁPolynomialDecayǁ__call____mutmut_5": (
         "ops.convert_to_tensor(step, )", "steps are the int64 step variable or Python ints (int32 below 2**31, "
                                         "int64 above), cast to float32 after the subtraction"),
+    "keras_dl.metrics.generative.x_mode_coverage__mutmut_61": (
+        "samples[start:start + 65537]", "chunks overlapping by one sample write its nearest mode and distance twice, "
+                                        "the same both times"),
+    "keras_dl.metrics.generative.x_kernel_distance__mutmut_48": (
+        "subset_size, replace=None)", "None is falsy: numpy's choice still draws without replacement"),
+    "keras_dl.metrics.generative.x_kernel_distance__mutmut_55": (
+        "subset_size, replace=None)", "None is falsy: numpy's choice still draws without replacement"),
+    "keras_dl.metrics.generative.x__feature_dim__mutmut_3": (
+        "output_shape[+1]", "the feature model's output shape is (None, 64): index 1 is the last"),
+    "keras_dl.metrics.generative.x_classifier_features__mutmut_1": ("batch_size=501)", _BATCH),
+    "keras_dl.metrics.generative.x_classifier_fid__mutmut_1": ("batch_size=501)", _BATCH),
+    "keras_dl.metrics.generative.x_classifier_kid__mutmut_3": ("batch_size=501)", _BATCH),
+    "keras_dl.metrics.generative.x_label_accuracy__mutmut_1": ("batch_size=501)", _BATCH),
+    "keras_dl.metrics.generative.x_label_accuracy__mutmut_42": (
+        "np.argmax(logits, axis=+1)", "the logits are 2-D [N, 10]: axis 1 is the last"),
+    "keras_dl.metrics.sequence.x_exact_match__mutmut_71": (
+        "ops.all(same, axis=+1)", "`same` is 2-D [batch, time]: axis 1 is the last"),
+    "keras_dl.metrics.memory_tasks.x_bits_wrong__mutmut_21": (
+        "target >= 0.5", "targets are 0/1 bits, as documented: none is 0.5"),
+    **{f"keras_dl.metrics.{name}__mutmut_{n}": (line, _DIRECTION)
+       for name, first in (("language.xǁBitsPerCharacterǁ__init__", 9),
+                           ("memory_tasks.xǁBitsWrongPerSequenceǁ__init__", 7))
+       for n, line in enumerate(('self._direction = None', 'self._direction = "XXdownXX"',
+                                 'self._direction = "DOWN"'), start=first)},
 }
 
 # Copied afresh on every run: mutmut then re-tests only the functions whose source changed, and runs new tests.
