@@ -112,3 +112,8 @@ def test_bad_arguments_are_named_before_any_work(kwargs, error, message):
         metrics.train_digit_classifier(**{"out_path": "c.keras", "fit": fit, **kwargs})
     assert message in str(raised.value)
     assert str(raised.value).startswith(message[:message.index("`", 1) + 1])
+
+
+def test_the_builder_makes_the_shipped_classifier_layer_for_layer():
+    built, shipped = metrics.build_digit_classifier(), metrics.digit_classifier()
+    assert [layer.get_config() for layer in built.layers] == [layer.get_config() for layer in shipped.layers]
