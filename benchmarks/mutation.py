@@ -173,28 +173,18 @@ def _results(work):
             yield name, status_by_exit_code[code]
 
 
-def _forget_survivors(work):
-    """Marks every mutant that was not killed as untested, so the next `mutmut run` tests it again."""
-    from mutmut.stats import status_by_exit_code
-
-    count = 0
-    for meta in (work / "mutants").rglob("*.py.meta"):
-        data = json.loads(meta.read_text())
-        for name, code in data["exit_code_by_key"].items():
-            if code is not None and status_by_exit_code[code] != "killed":
-                data["exit_code_by_key"][name], count = None, count + 1
-        meta.write_text(json.dumps(data))
-    return count
-
-
 def run_group(root, group, globs, tests, survivors_only=False):
     work = _workdir(root, group, globs, tests)
-    again = f": {_forget_survivors(work)} survivors again" if survivors_only else ""
-    print(f"mutmut on {', '.join(globs)} with {' '.join(tests)} (in {work}){again}", flush=True)
+    # mutmut runs the mutants it is named again, and only those; unnamed, it runs the mutants not run yet.
+    again = [name for name, status in _results(work)
+             if status not in ("killed", "timeout", "not checked") and name not in EQUIVALENT] if survivors_only else []
+    print(f"mutmut on {', '.join(globs)} with {' '.join(tests)} (in {work})"
+          + (f": {len(again)} survivors again" if survivors_only else ""), flush=True)
     # mutmut's first pass runs every selected test once, preparing the TFDS data for all the mutants after it.
     env = {**os.environ, "KERAS_DL_TEST_DATA_DIR": str(Path(root).resolve() / "tensorflow_datasets")}
-    subprocess.run([str(Path(sys.executable).with_name("mutmut")), "run"], cwd=work, check=True,
-                   stdout=subprocess.DEVNULL, env=env)
+    if again or not survivors_only:
+        subprocess.run([str(Path(sys.executable).with_name("mutmut")), "run", *again], cwd=work, check=True,
+                       stdout=subprocess.DEVNULL, env=env)
     return summarise(work, group, globs, tests)
 
 
@@ -237,7 +227,7 @@ def main(argv=None):
     parser.add_argument("--modules", default=",".join(MODULES), help=f"comma-separated, from {', '.join(MODULES)}")
     parser.add_argument("--out", default="mutation_out", help="working copies, one per module group (resumable)")
     parser.add_argument("--survivors-only", action="store_true",
-                        help="test again the mutants the last run in --out did not kill (after adding tests)")
+                        help="test again, and only, the survivors of the runs in --out not listed as equivalent")
     parser.add_argument("--report", action="store_true",
                         help="write the report of the runs already in --out, running nothing (e.g. after an interrupt)")
     args = parser.parse_args(argv)
