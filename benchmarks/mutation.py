@@ -48,6 +48,7 @@ _KEEP = "a recurrent kernel is [units, gates * units]: its 2-D shape[1] is shape
 _PY_FLOAT = "a Python float converts to float32 whatever floatx is"
 _DIRECTION = "Keras' monitor callbacks read `_direction` only as == 'up' (keras/src/callbacks/monitor_callback.py)"
 _BATCH = "the batch size of predict does not change the predictions"
+_SILENT = "predict(verbose=None) prints nothing, as verbose=0 (checked: Keras' progress bar writes only for 1 and 2)"
 EQUIVALENT = {
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_102": ("ops.argsort(scores, axis=-1), )", _AXIS),
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_106": ("ops.argsort(ops.argsort(scores, ), axis=-1)", _AXIS),
@@ -114,6 +115,8 @@ EQUIVALENT = {
     "keras_dl.metrics.generative.x_classifier_fid__mutmut_1": ("batch_size=501)", _BATCH),
     "keras_dl.metrics.generative.x_classifier_kid__mutmut_3": ("batch_size=501)", _BATCH),
     "keras_dl.metrics.generative.x_label_accuracy__mutmut_1": ("batch_size=501)", _BATCH),
+    "keras_dl.metrics.generative.x_classifier_features__mutmut_12": ("verbose=None)", _SILENT),
+    "keras_dl.metrics.generative.x_label_accuracy__mutmut_29": ("verbose=None)", _SILENT),
     "keras_dl.metrics.generative.x_label_accuracy__mutmut_42": (
         "np.argmax(logits, axis=+1)", "the logits are 2-D [N, 10]: axis 1 is the last"),
     "keras_dl.metrics.sequence.x_exact_match__mutmut_71": (

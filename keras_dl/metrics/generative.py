@@ -240,8 +240,7 @@ def density_ratio(x, p, q):
                             f"{type(dist).__name__}.")
     import tensorflow as tf
 
-    log_p = np.asarray(p.log_prob(tf.cast(x, p.dtype)), np.float64)
-    log_q = np.asarray(q.log_prob(tf.cast(x, q.dtype)), np.float64)
+    log_p, log_q = (np.asarray(dist.log_prob(tf.cast(x, dist.dtype)), np.float64) for dist in (p, q))
     return np.exp(log_p - log_q)
 
 
