@@ -48,12 +48,15 @@ _KEEP = "a recurrent kernel is [units, gates * units]: its 2-D shape[1] is shape
 _PY_FLOAT = "a Python float converts to float32 whatever floatx is"
 _DIRECTION = "Keras' monitor callbacks read `_direction` only as == 'up' (keras/src/callbacks/monitor_callback.py)"
 _BATCH = "the batch size of predict does not change the predictions"
+_BOOL = "Keras variables keep bool(trainable) (keras/src/backend/common/variables.py): None is False"
 _SILENT = "predict(verbose=None) prints nothing, as verbose=0 (checked: Keras' progress bar writes only for 1 and 2)"
 EQUIVALENT = {
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_102": ("ops.argsort(scores, axis=-1), )", _AXIS),
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_106": ("ops.argsort(ops.argsort(scores, ), axis=-1)", _AXIS),
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_107": ("ops.argsort(scores, axis=+1), axis=-1)", _AXIS),
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_109": ("ops.argsort(scores, axis=-1), axis=+1)", _AXIS),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_33": ('trainable=None, name="mask")', _BOOL),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_49": ('trainable=None, name="step")', _BOOL),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_4": ("self.weight_shape[+1] // self.gates", _KEEP),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_11": ("np.eye(rows, None, dtype=np.float32)", _KEEP),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_13": ("np.eye(width, dtype=np.float32)", _KEEP),

@@ -390,14 +390,17 @@ def test_pruning_adds_no_trainable_weight_and_waits_for_its_begin_step():
         np.testing.assert_array_equal(np.asarray(weight), value)
 
 
-def test_mask_counts_do_not_depend_on_floatx():
+@pytest.mark.parametrize("sparsity, zeros", [
+    (0.0535, 54),  # 0.0535 * 1000 zeros: 53.5000004 in float32, 53.497 in float16 (54 or 53)
+    (0.0013, 1),   # 0.9987 * 1000 kept: 998.7 in float32 rounds to 999; float16 holds 998.5, which rounds to 998
+])
+def test_mask_counts_do_not_depend_on_floatx(sparsity, zeros):
     w = np.random.default_rng(9).normal(size=(1000, 1)).astype(np.float32)
-    # 0.0535 * 1000 is 53.5000004 in float32 and 53.497 in float16: 54 or 53 zeros.
-    assert int(np.sum(np.asarray(magnitude_mask(w, 0.0535)) == 0)) == 54
+    assert int(np.sum(np.asarray(magnitude_mask(w, sparsity)) == 0)) == zeros
     floatx = keras.config.floatx()
     keras.config.set_floatx("float16")
     try:
-        assert int(np.sum(np.asarray(magnitude_mask(w, 0.0535)) == 0)) == 54
+        assert int(np.sum(np.asarray(magnitude_mask(w, sparsity)) == 0)) == zeros
     finally:
         keras.config.set_floatx(floatx)
 
@@ -425,6 +428,15 @@ def test_sparsity_report_lists_each_trainable_prunable_weight_with_block_sparsit
     assert sparsity_report(model, block_size=(4, 3)) == rows(a=0.5)
     assert sparsity_report(model, block_size=(2, 3)) == rows(a=0.5, b=0.0)
     assert rows()[1]["sparsity"] == 13 / 24
+
+
+def test_sparsity_report_skips_a_frozen_weight_and_goes_on_to_the_layers_next_one():
+    inputs = keras.Input((5, 3))
+    lstm = keras.layers.LSTM(4)
+    model = keras.Model(inputs, keras.layers.Dense(2)(lstm(inputs)))
+    lstm.cell.kernel.trainable = False
+    assert [row["weight"] for row in sparsity_report(model)] == [lstm.cell.recurrent_kernel.path,
+                                                                model.layers[-1].kernel.path]
 
 
 @keras.saving.register_keras_serializable(package="test_pruning")
