@@ -118,6 +118,9 @@ EQUIVALENT = {
     "keras_dl.metrics.generative.x_classifier_fid__mutmut_1": ("batch_size=501)", _BATCH),
     "keras_dl.metrics.generative.x_classifier_kid__mutmut_3": ("batch_size=501)", _BATCH),
     "keras_dl.metrics.generative.x_label_accuracy__mutmut_1": ("batch_size=501)", _BATCH),
+    **{f"keras_dl.metrics.generative.x_build_digit_classifier__mutmut_{n}": (
+        'padding="SAME"', "Keras lower-cases `padding` (keras/src/utils/argument_validation.py: standardize_padding)")
+       for n in (24, 49)},
     "keras_dl.metrics.generative.x_classifier_features__mutmut_12": ("verbose=None)", _SILENT),
     "keras_dl.metrics.generative.x_label_accuracy__mutmut_29": ("verbose=None)", _SILENT),
     "keras_dl.metrics.generative.x_label_accuracy__mutmut_42": (
