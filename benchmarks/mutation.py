@@ -121,6 +121,11 @@ EQUIVALENT = {
     **{f"keras_dl.metrics.generative.x_build_digit_classifier__mutmut_{n}": (
         'padding="SAME"', "Keras lower-cases `padding` (keras/src/utils/argument_validation.py: standardize_padding)")
        for n in (24, 49)},
+    **{f"keras_dl.metrics.generative.x_train_digit_classifier__mutmut_{n}": (line, reason) for n, line, reason in (
+        (56, "shuffle=None", "digits_dataset shuffles the train split by default (shuffle=None)"),
+        (64, "with_labels=True, repeat=True", "digits_dataset shuffles the train split by default (shuffle=None)"),
+        (61, 'digits_dataset("mnist", batch_size', "digits_dataset's default split is train"),
+        (104, '"validation", batch_size=501', "the validation split holds 500 digits: one batch either way"))},
     "keras_dl.metrics.generative.x_classifier_features__mutmut_12": ("verbose=None)", _SILENT),
     "keras_dl.metrics.generative.x_label_accuracy__mutmut_29": ("verbose=None)", _SILENT),
     "keras_dl.metrics.generative.x_label_accuracy__mutmut_42": (

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from keras_dl import data
 from keras_dl import metrics
+from keras_dl.data import pipelines
 from keras_dl.metrics import generative
 
 
@@ -37,9 +38,17 @@ def _record(tmp_path, data_dir, **kwargs):
     return calls, result
 
 
-def test_training_is_set_up_as_documented_and_the_saved_file_is_the_model_without_its_optimizer(tmp_path, data_dir):
+def test_training_is_set_up_as_documented_and_the_saved_file_is_the_model_without_its_optimizer(tmp_path, data_dir,
+                                                                                               monkeypatch):
+    data_dirs, load = [], pipelines.load_builder
+    for module in (data, pipelines):
+        monkeypatch.setattr(module, "load_builder", lambda name, where=None, **config: data_dirs.append(where) or load(
+            name, where, **config))
     calls, result = _record(tmp_path, data_dir, epochs=3, batch_size=100, learning_rate=1e-3, seed=5, verbose=2)
+    monkeypatch.undo()
+    assert data_dirs == [data_dir] * 4  # train, validation, test, and the train split's size: all from `data_dir`
     model, kwargs = calls["model"], calls["kwargs"]
+    assert calls["train"].cardinality() == tf.data.INFINITE_CARDINALITY  # repeated, as steps_per_epoch needs
     validation = kwargs.pop("validation_data")
     assert kwargs == {"epochs": 3, "steps_per_epoch": 40, "shuffle": False, "verbose": 2}  # 4,000 digits / 100
     images, labels = next(iter(validation))
@@ -112,6 +121,12 @@ def test_bad_arguments_are_named_before_any_work(kwargs, error, message):
         metrics.train_digit_classifier(**{"out_path": "c.keras", "fit": fit, **kwargs})
     assert message in str(raised.value)
     assert str(raised.value).startswith(message[:message.index("`", 1) + 1])
+
+
+def test_an_out_path_in_no_writable_directory_is_named_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match=r"^`out_path` must be a writable directory, got "):
+        metrics.train_digit_classifier(str(tmp_path / "file" / "c.keras"), fit=lambda *a, **k: 1 / 0)
 
 
 def test_the_builder_makes_the_shipped_classifier_layer_for_layer():
