@@ -263,7 +263,10 @@ def main(argv=None):
     else:
         rows = [run_group(args.out, name, *groups[name], survivors_only=args.survivors_only) for name in names]
     print(table(rows))
-    write_text(os.path.join(args.out, "mutation.json"), json.dumps({"quick": args.quick, "modules": rows}, indent=1))
+    # HEAD when the report was written. mutmut keeps a mutant's result until its function's source changes.
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    write_text(os.path.join(args.out, "mutation.json"),
+               json.dumps({"quick": args.quick, "commit": commit, "modules": rows}, indent=1))
     return rows
 
 
