@@ -49,7 +49,8 @@ _PY_FLOAT = "a Python float converts to float32 whatever floatx is"
 _DIRECTION = "Keras' monitor callbacks read `_direction` only as == 'up' (keras/src/callbacks/monitor_callback.py)"
 _BATCH = "the batch size of predict does not change the predictions"
 _BOOL = "Keras variables keep bool(trainable) (keras/src/backend/common/variables.py): None is False"
-_SILENT = "predict(verbose=None) prints nothing, as verbose=0 (checked: Keras' progress bar writes only for 1 and 2)"
+_SILENT = ("predict and evaluate with verbose=None print nothing, as with verbose=0 (checked: Keras' progress bar writes "
+           "only for 1 and 2)")
 EQUIVALENT = {
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_102": ("ops.argsort(scores, axis=-1), )", _AXIS),
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_106": ("ops.argsort(ops.argsort(scores, ), axis=-1)", _AXIS),
@@ -125,7 +126,12 @@ EQUIVALENT = {
         (56, "shuffle=None", "digits_dataset shuffles the train split by default (shuffle=None)"),
         (64, "with_labels=True, repeat=True", "digits_dataset shuffles the train split by default (shuffle=None)"),
         (61, 'digits_dataset("mnist", batch_size', "digits_dataset's default split is train"),
-        (104, '"validation", batch_size=501', "the validation split holds 500 digits: one batch either way"))},
+        (104, '"validation", batch_size=501', "the validation split holds 500 digits: one batch either way"),
+        (114, '"test", with_labels', "evaluate's accuracy is the mean over the whole split whatever the batch size"),
+        (121, '"test", batch_size=501', "the test split holds 500 digits: one batch either way"),
+        (131, 'load_builder("digits", data_dir, )', "the digits builder's default source is mnist"),
+        (177, "evaluate(validation, verbose=None)", _SILENT),
+        (183, "evaluate(test, verbose=None)", _SILENT))},
     "keras_dl.metrics.generative.x_classifier_features__mutmut_12": ("verbose=None)", _SILENT),
     "keras_dl.metrics.generative.x_label_accuracy__mutmut_29": ("verbose=None)", _SILENT),
     "keras_dl.metrics.generative.x_label_accuracy__mutmut_42": (

@@ -85,8 +85,11 @@ def test_training_is_set_up_as_documented_and_the_saved_file_is_the_model_withou
     assert 150_000 < result["params"] < 170_000  # "about 160,000 weights"
 
 
-def test_defaults_are_30_epochs_of_64_images_from_seed_0_at_2e_3_quietly(tmp_path, data_dir):
+def test_defaults_are_30_epochs_of_64_images_from_seed_0_at_2e_3_quietly(tmp_path, data_dir, capsys):
+    pipelines.load_builder("digits", data_dir, source="mnist")
+    capsys.readouterr()  # what TFDS printed preparing the data
     calls, _ = _record(tmp_path, data_dir)
+    assert capsys.readouterr().out == ""  # fit is told verbose=0, and the evaluations print no progress bar either
     kwargs = calls["kwargs"]
     assert (kwargs["epochs"], kwargs["steps_per_epoch"], kwargs["verbose"]) == (30, 62, 0)
     schedule = calls["model"].get_compile_config()["optimizer"]["config"]["learning_rate"]["config"]
@@ -130,5 +133,6 @@ def test_an_out_path_in_no_writable_directory_is_named_before_any_work(tmp_path)
 
 
 def test_the_builder_makes_the_shipped_classifier_layer_for_layer():
+    metrics.build_digit_classifier()  # a second build names its layers as the first does: the names are given
     built, shipped = metrics.build_digit_classifier(), metrics.digit_classifier()
     assert [layer.get_config() for layer in built.layers] == [layer.get_config() for layer in shipped.layers]
