@@ -132,6 +132,12 @@ EQUIVALENT = {
         (131, 'load_builder("digits", data_dir, )', "the digits builder's default source is mnist"),
         (177, "evaluate(validation, verbose=None)", _SILENT),
         (183, "evaluate(test, verbose=None)", _SILENT))},
+    **{f"keras_dl.metrics.generative.x__shifted__mutmut_{n}": (line, reason) for n, line, reason in (
+        (12, "[2, 3], [2, 2]", "offsets are at most 4: the 28 rows taken from row r <= 4 never reach a 33rd row"),
+        (14, "[2, 2], [2, 3]", "offsets are at most 4: the 28 columns taken from column c <= 4 never reach a 33rd"),
+        (25, "seed=seed, maxval=5", "stateless_uniform's minval defaults to 0"),
+        (44, "axis=None, batch_dims=1", "tf.gather's axis defaults to batch_dims, here 1"),
+        (48, "gather(padded, rows, batch_dims=1)", "tf.gather's axis defaults to batch_dims, here 1"))},
     "keras_dl.metrics.generative.x_classifier_features__mutmut_12": ("verbose=None)", _SILENT),
     "keras_dl.metrics.generative.x_label_accuracy__mutmut_29": ("verbose=None)", _SILENT),
     "keras_dl.metrics.generative.x_label_accuracy__mutmut_42": (

@@ -135,4 +135,5 @@ def test_an_out_path_in_no_writable_directory_is_named_before_any_work(tmp_path)
 def test_the_builder_makes_the_shipped_classifier_layer_for_layer():
     metrics.build_digit_classifier()  # a second build names its layers as the first does: the names are given
     built, shipped = metrics.build_digit_classifier(), metrics.digit_classifier()
+    assert built.name == shipped.name == "digit_classifier"
     assert [layer.get_config() for layer in built.layers] == [layer.get_config() for layer in shipped.layers]
