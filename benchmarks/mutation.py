@@ -45,6 +45,8 @@ QUICK = {"masks": (["keras_dl/sparsity/masks.py"], ["tests/sparsity/test_pruning
 # afresh when its source changes, so a reason applies only while the diff still has that line.
 _AXIS = "the scores are 2-D [groups, blocks]: argsort's default axis and axis 1 are both the last one"
 _KEEP = "a recurrent kernel is [units, gates * units]: its 2-D shape[1] is shape[-1] and each gate is square"
+_STEPS = ("steps are the int64 step variable or Python ints (int32 below 2**31, int64 above): the comparisons and "
+          "the subtraction give the same result in either")
 _PY_FLOAT = "a Python float converts to float32 whatever floatx is"
 _DIRECTION = "Keras' monitor callbacks read `_direction` only as == 'up' (keras/src/callbacks/monitor_callback.py)"
 _BATCH = "the batch size of predict does not change the predictions"
@@ -58,6 +60,13 @@ EQUIVALENT = {
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_109": ("ops.argsort(scores, axis=-1), axis=+1)", _AXIS),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_33": ('trainable=None, name="mask")', _BOOL),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_49": ('trainable=None, name="step")', _BOOL),
+    **{f"keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_{n}": (line, reason) for n, line, reason in (
+        (46, "add_weight(shape=None,", "add_weight's shape defaults to (): None is a scalar"),
+        (51, 'add_weight(initializer="zeros", dtype="int64"', "add_weight's shape defaults to (): a scalar"),
+        (47, 'initializer=None, dtype="int64"', "add_weight initialises a non-float weight with zeros by default"),
+        (52, 'add_weight(shape=(), dtype="int64"', "add_weight initialises a non-float weight with zeros by default"))},
+    **{f"keras_dl.sparsity.schedules.xǁPruningScheduleǁshould_prune__mutmut_{n}": (line, _STEPS)
+       for n, line in ((3, "ops.convert_to_tensor(step, None)"), (5, "ops.convert_to_tensor(step, )"))},
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_4": ("self.weight_shape[+1] // self.gates", _KEEP),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_11": ("np.eye(rows, None, dtype=np.float32)", _KEEP),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_13": ("np.eye(width, dtype=np.float32)", _KEEP),
@@ -100,12 +109,8 @@ EQUIVALENT = {
     "keras_dl.sparsity.schedules.xǁConstantSparsityǁ__call____mutmut_5": ("self.target_sparsity, )", _PY_FLOAT),
     "keras_dl.sparsity.schedules.xǁPolynomialDecayǁ__init____mutmut_20": (
         "allow_forever=None", "None is falsy, as False is"),
-    "keras_dl.sparsity.schedules.xǁPolynomialDecayǁ__call____mutmut_3": (
-        "ops.convert_to_tensor(step, None)", "steps are the int64 step variable or Python ints (int32 below 2**31, "
-                                            "int64 above), cast to float32 after the subtraction"),
-    "keras_dl.sparsity.schedules.xǁPolynomialDecayǁ__call____mutmut_5": (
-        "ops.convert_to_tensor(step, )", "steps are the int64 step variable or Python ints (int32 below 2**31, "
-                                        "int64 above), cast to float32 after the subtraction"),
+    "keras_dl.sparsity.schedules.xǁPolynomialDecayǁ__call____mutmut_3": ("ops.convert_to_tensor(step, None)", _STEPS),
+    "keras_dl.sparsity.schedules.xǁPolynomialDecayǁ__call____mutmut_5": ("ops.convert_to_tensor(step, )", _STEPS),
     "keras_dl.metrics.generative.x_mode_coverage__mutmut_61": (
         "samples[start:start + 65537]", "chunks overlapping by one sample write its nearest mode and distance twice, "
                                         "the same both times"),

@@ -276,13 +276,16 @@ def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diago
         weight, gates = target.weight, target.spec.gates
         if isinstance(weight.constraint, MagnitudePruning):
             raise ValueError(f"{weight.path} is already pruned; call prune_low_magnitude once per model.")
+        if weight.shape[-1] % gates:
+            raise ValueError(f"{weight.path} of shape {tuple(weight.shape)} cannot be split into the {gates} gates its "
+                             f"layer {target.layer.name!r} declares in `prunable_weights()`.")
         block = check_block_size(block_size, weight.shape, weight.path)
         if weight.shape[-1] // gates % block[1]:
             raise ValueError(f"`block_size` {block} does not divide the gates (width {weight.shape[-1] // gates}) "
                              f"of {weight.path}.")
     for target in targets:
         weight, gates = target.weight, target.spec.gates
-        per_gate = gate_schedules is not None and gates == len(gate_schedules) > 1
+        per_gate = gate_schedules is not None and gates == len(gate_schedules)  # never 1 (checked above)
         pruning = MagnitudePruning(
             weight.shape, list(gate_schedules) if per_gate else schedule, block_size, gates,
             keep_diagonal=target.spec.recurrent and keep_recurrent_diagonal, previous=weight.constraint,

@@ -8,6 +8,7 @@ from keras_dl.models import RNNLanguageModel
 from keras_dl.sparsity import ConstantSparsity
 from keras_dl.sparsity import MagnitudePruning
 from keras_dl.sparsity import PolynomialDecay
+from keras_dl.sparsity import PrunableWeight
 from keras_dl.sparsity import magnitude_mask
 from keras_dl.sparsity import prune_low_magnitude
 from keras_dl.sparsity import sparsity_report
@@ -230,6 +231,51 @@ def test_bad_pruning_arguments_get_the_whole_message(kwargs, error, message):
         prune_low_magnitude(**kwargs)
     assert str(raised.value).startswith(message) and (message.endswith("[<Dense") or message.endswith(": ")
                                                        or str(raised.value) == message)
+
+
+class _ThreeGates(keras.layers.Layer):
+    """A user layer declaring 3 gates on a 10-wide kernel."""
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], 10), name="kernel")
+        self.kernel_constraint = None
+
+    def call(self, x):
+        return x @ self.kernel
+
+    def prunable_weights(self):
+        return [PrunableWeight("kernel", "kernel_constraint", gates=3)]
+
+
+def test_blocks_and_gates_must_divide_each_weight_and_the_error_names_it():
+    # LSTM(6) on 4 features: the kernel is (4, 24), each gate 6 wide; (1, 4) divides 24 but not a gate.
+    model = keras.Sequential([keras.Input((3, 4)), keras.layers.LSTM(6)])
+    with pytest.raises(ValueError) as raised:
+        prune_low_magnitude(model, ConstantSparsity(0.5, 0), block_size=(1, 4))
+    assert str(raised.value) == (f"`block_size` (1, 4) does not divide the gates (width 6) of "
+                                 f"{model.layers[0].cell.kernel.path}.")
+    # A block as wide as a gate is fine whatever the rows: LSTM(8) on 4 features, kernel (4, 32), gates 8 wide.
+    model = keras.Sequential([keras.Input((3, 4)), keras.layers.LSTM(8)])
+    prune_low_magnitude(model, ConstantSparsity(0.5, 0), block_size=(1, 8))
+    assert isinstance(model.layers[0].cell.recurrent_kernel.constraint, MagnitudePruning)
+    conv = keras.Sequential([keras.Input((5, 3)), keras.layers.Conv1D(4, 2)])
+    with pytest.raises(ValueError) as raised:
+        prune_low_magnitude(conv, ConstantSparsity(0.5, 0), block_size=(4, 1))
+    assert str(raised.value) == f"`block_size` (4, 1) needs a 2-D weight; {conv.layers[0].kernel.path} has shape (2, 3, 4)."
+    layer = _ThreeGates(name="three")
+    layer.build((None, 4))
+    with pytest.raises(ValueError) as raised:
+        prune_low_magnitude(layer, ConstantSparsity(0.5, 0))
+    assert str(raised.value) == (f"{layer.kernel.path} of shape (4, 10) cannot be split into the 3 gates its layer "
+                                 "'three' declares in `prunable_weights()`.")
+
+
+def test_the_mask_has_the_weights_dtype_and_a_path_naming_layer_and_weight():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, dtype="float16", name="half")])
+    prune_low_magnitude(model, ConstantSparsity(0.5, 0))
+    pruning = model.layers[0].kernel.constraint
+    assert pruning.mask.dtype == "float16" and pruning.weight_dtype == "float16"
+    assert (pruning.mask.path, pruning.step.path) == ("half_kernel_pruning/mask", "half_kernel_pruning/step")
 
 
 def test_a_layer_given_as_the_model_is_pruned_itself():
