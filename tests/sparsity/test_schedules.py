@@ -16,6 +16,7 @@ CONSTANT = [
     dict(target_sparsity=0.9, begin_step=0, end_step=-1, frequency=100),
     dict(target_sparsity=0.5, begin_step=13, end_step=77, frequency=9),
     dict(target_sparsity=0.0, begin_step=3, end_step=3, frequency=1),
+    dict(target_sparsity=0.5, begin_step=0, end_step=0, frequency=1),  # step 0 alone (-1 alone means forever)
 ]
 
 
@@ -86,7 +87,8 @@ def test_config_round_trip():
         (lambda: PolynomialDecay(1.0, 0.5, 0, 10), ValueError, "`initial_sparsity`"),
         (lambda: PolynomialDecay(0.0, 0.5, 0, 10.5), TypeError, "`end_step` must be an int, got 10.5"),
         (lambda: ConstantSparsity(0.5, 0.5), ValueError, "`begin_step` must be an int >= 0, got 0.5"),
-        (lambda: PolynomialDecay(0.0, 0.5, 0, -1), ValueError, "`end_step` cannot be -1"),
+        (lambda: PolynomialDecay(0.0, 0.5, 0, -1), ValueError,
+         r"^`end_step` cannot be -1 for this schedule: it needs an end to reach its final sparsity\.$"),
         (lambda: PolynomialDecay(0.0, 0.5, 10, 5), ValueError, "`end_step` \\(5\\) must be -1 or >= `begin_step`"),
         (lambda: PolynomialDecay(0.0, 0.5, 5, 5), ValueError, "must be > `begin_step`"),
         (lambda: ConstantSparsity(0.5, -1), ValueError, "`begin_step`"),
