@@ -47,6 +47,8 @@ _AXIS = "the scores are 2-D [groups, blocks]: argsort's default axis and axis 1 
 _KEEP = "a recurrent kernel is [units, gates * units]: its 2-D shape[1] is shape[-1] and each gate is square"
 _STEPS = ("steps are the int64 step variable or Python ints (int32 below 2**31, int64 above): the comparisons and "
           "the subtraction give the same result in either")
+_WIDE = ("a block other than (1, 1) needs a 2-D weight (checked just above), whose axis 1 is its last; with (1, 1) "
+         "the check is % 1, never true")
 _PY_FLOAT = "a Python float converts to float32 whatever floatx is"
 _DIRECTION = "Keras' monitor callbacks read `_direction` only as == 'up' (keras/src/callbacks/monitor_callback.py)"
 _BATCH = "the batch size of predict does not change the predictions"
@@ -65,6 +67,10 @@ EQUIVALENT = {
         (51, 'add_weight(initializer="zeros", dtype="int64"', "add_weight's shape defaults to (): a scalar"),
         (47, 'initializer=None, dtype="int64"', "add_weight initialises a non-float weight with zeros by default"),
         (52, 'add_weight(shape=(), dtype="int64"', "add_weight initialises a non-float weight with zeros by default"))},
+    **{f"keras_dl.sparsity.pruning.x_prune_low_magnitude__mutmut_{n}": (line, reason) for n, line, reason in (
+        (72, "weight.shape[-1] / gates % block[1]", "the gates divide the last axis (checked just above): / is exact"),
+        (73, "weight.shape[+1] // gates % block[1]", _WIDE),
+        (78, "(width {weight.shape[+1] // gates})", _WIDE))},
     **{f"keras_dl.sparsity.schedules.xǁPruningScheduleǁshould_prune__mutmut_{n}": (line, _STEPS)
        for n, line in ((3, "ops.convert_to_tensor(step, None)"), (5, "ops.convert_to_tensor(step, )"))},
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_4": ("self.weight_shape[+1] // self.gates", _KEEP),

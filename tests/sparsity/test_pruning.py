@@ -234,14 +234,13 @@ def test_bad_pruning_arguments_get_the_whole_message(kwargs, error, message):
 
 
 class _ThreeGates(keras.layers.Layer):
-    """A user layer declaring 3 gates on a 10-wide kernel."""
+    """A user layer declaring 3 gates on the last axis of a kernel of the shape given."""
 
-    def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(input_shape[-1], 10), name="kernel")
+    def __init__(self, kernel_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel = self.add_weight(shape=kernel_shape, name="kernel")
         self.kernel_constraint = None
-
-    def call(self, x):
-        return x @ self.kernel
+        self.built = True
 
     def prunable_weights(self):
         return [PrunableWeight("kernel", "kernel_constraint", gates=3)]
@@ -262,12 +261,14 @@ def test_blocks_and_gates_must_divide_each_weight_and_the_error_names_it():
     with pytest.raises(ValueError) as raised:
         prune_low_magnitude(conv, ConstantSparsity(0.5, 0), block_size=(4, 1))
     assert str(raised.value) == f"`block_size` (4, 1) needs a 2-D weight; {conv.layers[0].kernel.path} has shape (2, 3, 4)."
-    layer = _ThreeGates(name="three")
-    layer.build((None, 4))
+    layer = _ThreeGates((4, 10), name="three")
     with pytest.raises(ValueError) as raised:
         prune_low_magnitude(layer, ConstantSparsity(0.5, 0))
     assert str(raised.value) == (f"{layer.kernel.path} of shape (4, 10) cannot be split into the 3 gates its layer "
                                  "'three' declares in `prunable_weights()`.")
+    layer = _ThreeGates((2, 4, 9))  # the gates split the last axis, whatever the others
+    prune_low_magnitude(layer, ConstantSparsity(0.5, 0))
+    assert layer.kernel.constraint.gates == 3
 
 
 def test_the_mask_has_the_weights_dtype_and_a_path_naming_layer_and_weight():
