@@ -29,8 +29,8 @@ def test_quick_benchmark_times_fast_and_naive_generation_and_compares_with_waver
         assert last["speedup"][runtime] > 1.0, last["speedup"]
         assert last["speedup"][runtime] > first["speedup"][runtime]
     assert result["targets"]["fast_vs_naive"] == last["speedup"]
-    # Deeper step models take longer per invoke.
-    assert last["litert_step_latency_us"] > first["litert_step_latency_us"]
+    # No claim on the two step files' latencies: timed apart, not side by side, the quick models' 6 and 16 layers of
+    # 8 channels differ by less than this machine's noise (CI measured 19.0 us and 18.3 us on 2026-12-07).
 
     assert sorted(result["comparison"]) == ["sines", "speech"]
     for audio, comparison in result["comparison"].items():
