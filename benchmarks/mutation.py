@@ -62,11 +62,6 @@ EQUIVALENT = {
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_109": ("ops.argsort(scores, axis=-1), axis=+1)", _AXIS),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_33": ('trainable=None, name="mask")', _BOOL),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_49": ('trainable=None, name="step")', _BOOL),
-    **{f"keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_{n}": (line, reason) for n, line, reason in (
-        (46, "add_weight(shape=None,", "add_weight's shape defaults to (): None is a scalar"),
-        (51, 'add_weight(initializer="zeros", dtype="int64"', "add_weight's shape defaults to (): a scalar"),
-        (47, 'initializer=None, dtype="int64"', "add_weight initialises a non-float weight with zeros by default"),
-        (52, 'add_weight(shape=(), dtype="int64"', "add_weight initialises a non-float weight with zeros by default"))},
     **{f"keras_dl.sparsity.pruning.x_prune_low_magnitude__mutmut_{n}": (line, reason) for n, line, reason in (
         (72, "weight.shape[-1] / gates % block[1]", "the gates divide the last axis (checked just above): / is exact"),
         (73, "weight.shape[+1] // gates % block[1]", _WIDE),
@@ -90,27 +85,6 @@ EQUIVALENT = {
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_52": (
         'shape=(), dtype="int64", trainable=False, name="step"', "add_weight initialises an int64 weight with zeros "
                                                                  "by default"),
-    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_63": (
-        "self.built = None", "nothing reads `built` of a constraint that is never called as a layer (line since "
-                             "removed)"),
-    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_64": (
-        "self.built = False", "nothing reads `built` of a constraint that is never called as a layer (line since "
-                              "removed)"),
-    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__call____mutmut_11": (
-        "if (len(decisions) > 1) or True", "magnitude_mask broadcasts a stack of one sparsity to every group (the "
-                                           "code now always stacks)"),
-    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__call____mutmut_13": (
-        "if len(decisions) >= 1", "magnitude_mask broadcasts a stack of one sparsity to every group (the code now "
-                                  "always stacks)"),
-    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁget_config__mutmut_20": (
-        "if (len(schedules) > 1) or True", "from_config reads a list of one schedule as the schedule (the config now "
-                                           "always lists them)"),
-    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁget_config__mutmut_21": (
-        "if len(schedules) >= 1", "from_config reads a list of one schedule as the schedule (the config now always "
-                                  "lists them)"),
-    "keras_dl.sparsity.pruning.x__unprunable_reason__mutmut_14": (
-        "getattr(layer, name, )", "every layer declaring unprunable_weights has those attributes (the default is "
-                                  "since removed)"),
     "keras_dl.sparsity.schedules.xǁConstantSparsityǁ__call____mutmut_3": ("self.target_sparsity, None)", _PY_FLOAT),
     "keras_dl.sparsity.schedules.xǁConstantSparsityǁ__call____mutmut_5": ("self.target_sparsity, )", _PY_FLOAT),
     "keras_dl.sparsity.schedules.xǁPolynomialDecayǁ__init____mutmut_20": (
