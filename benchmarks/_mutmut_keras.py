@@ -4,6 +4,10 @@ mutmut replaces each mutated function by a `(*args, **kwargs)` trampoline with `
 `Operation.__new__` reads a layer's `__init__` with `inspect.getfullargspec`, which does not follow
 `__wrapped__` and fails on a trampolined `__init__` ("list index out of range"). An explicit
 `__signature__`, which `getfullargspec` reads, gives it the original signature back.
+
+Only `__init__` gets one: `inspect.signature` already follows `__wrapped__`, and Keras wraps `build` in a
+`functools.wraps` copy of the bound method, which would inherit the function's `__signature__` with `self` in it
+and make `build(self, input_shape)` look like a two-argument build ("does not end in `_shape`").
 """
 
 import inspect
@@ -18,7 +22,8 @@ def _wrap_keeping_signature(mutants_dict, is_classmethod=False):
 
     def decorated(func):
         wrapper = decorate(func)
-        wrapper.__signature__ = inspect.signature(func)
+        if func.__name__ == "__init__":
+            wrapper.__signature__ = inspect.signature(func)
         return wrapper
 
     return decorated
