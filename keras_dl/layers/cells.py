@@ -672,7 +672,7 @@ class DelayCell(RecurrentCell):
     def build_recurrent(self):
         self.recurrent_kernel = self.add_weight(
             shape=(len(self.delays) * self.units, self.units), initializer=self.recurrent_initializer,
-            name="recurrent_kernel",
+            constraint=self.recurrent_constraint, name="recurrent_kernel",
         )
 
     def step(self, x, states):

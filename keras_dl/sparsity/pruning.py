@@ -103,7 +103,8 @@ class MagnitudePruning(keras.layers.Layer):
         schedule: a `PruningSchedule`, or one per gate (same timing, own sparsities).
         block_size: Keras-axes block pruned as a unit.
         gates: gates of an RNN kernel, pruned each on its own.
-        keep_diagonal: never prune the diagonal of each gate (a recurrent self-connection).
+        keep_diagonal: never prune the diagonal of each square `[units, units]` block, one per gate (or per
+            delay of a `DelayCell`): a unit's connection to its own past.
         previous: the weight's own constraint, applied first.
         weight_dtype: the weight's dtype (the mask's).
 
@@ -126,8 +127,10 @@ class MagnitudePruning(keras.layers.Layer):
         self.step = self.add_weight(shape=(), initializer="zeros", dtype="int64", trainable=False, name="step")
 
     def _keep(self):
-        """The recurrent diagonal of each gate of a `[units, gates * units]` kernel."""
-        return np.tile(np.eye(self.weight_shape[0]), (1, self.gates))
+        """The diagonal of every square `[units, units]` block of a recurrent matrix: each gate of a
+        `[units, gates * units]` kernel, each delay of a `[delays * units, units]` one (a unit's own past)."""
+        width = self.weight_shape[-1] // self.gates
+        return np.tile(np.eye(width), (self.weight_shape[0] // width, self.gates))
 
     def __call__(self, weight):
         if self.previous is not None:
@@ -230,7 +233,8 @@ def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diago
             LiteRT's fast float sparse kernels, `(16, 1)` for int8. Must divide every
             pruned weight (per gate for recurrent ones).
         keep_recurrent_diagonal: never prune the diagonal of each gate's recurrent matrix
-            (a unit's connection to itself).
+            (a unit's connection to itself; in a `DelayCell`, to its own past at each delay).
+            A recurrent weight that is not a stack of square blocks per gate raises `ValueError`.
         gate_schedules: for recurrent cells, one schedule per gate in the cell's gate order
             (GRU `[z, r, h]`, LSTM `[i, f, c, o]`), e.g. LPCNet's 95/95/80% for a GRU's
             update/reset/state gates; they must share `begin_step`, `end_step`, `frequency`,
@@ -279,9 +283,14 @@ def prune_low_magnitude(model, schedule, block_size=(1, 1), keep_recurrent_diago
         if weight.shape[-1] % gates:
             raise ValueError(f"{weight.path} of shape {tuple(weight.shape)} cannot be split into the {gates} gates its "
                              f"layer {target.layer.name!r} declares in `prunable_weights()`.")
+        width = weight.shape[-1] // gates
+        if keep_recurrent_diagonal and target.spec.recurrent and (len(weight.shape) != 2 or weight.shape[0] % width):
+            raise ValueError(f"`keep_recurrent_diagonal`: {weight.path} of shape {tuple(weight.shape)} is not a stack of "
+                             f"square [{width}, {width}] blocks per gate, so it has no recurrent diagonal to keep "
+                             f"(layer {target.layer.name!r}).")
         block = check_block_size(block_size, weight.shape, weight.path)
-        if weight.shape[-1] // gates % block[1]:
-            raise ValueError(f"`block_size` {block} does not divide the gates (width {weight.shape[-1] // gates}) "
+        if width % block[1]:
+            raise ValueError(f"`block_size` {block} does not divide the gates (width {width}) "
                              f"of {weight.path}.")
     for target in targets:
         weight, gates = target.weight, target.spec.gates

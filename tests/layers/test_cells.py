@@ -1,15 +1,22 @@
+import re
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from keras_dl.layers import ClockworkCell
+from keras_dl.layers import CoarseFineGRUCell
 from keras_dl.layers import DelayCell
 from keras_dl.layers import ElmanCell
 from keras_dl.layers import GRUCell
 from keras_dl.layers import LeakyCell
 from keras_dl.layers import LSTMCell
 from keras_dl.layers import OrthogonalCell
+from keras_dl.layers import UnitInterval
+from keras_dl.sparsity import ConstantSparsity
+from keras_dl.sparsity import MagnitudePruning
+from keras_dl.sparsity import prune_low_magnitude
 
 T, D, H = 6, 3, 5
 
@@ -455,6 +462,103 @@ def test_keras_file_round_trip(name, x, tmp_path):
     loaded_cell = loaded.layers[0].cell
     assert type(loaded_cell) is type(cell) and loaded_cell.get_config() == cell.get_config()
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+
+
+# Gates of each cell's input and recurrent matrices (LSTM [i, f, c, o], CIFG [f, c, o], GRU [z, r, h]).
+GATES = {"lstm": 4, "lstm_peephole": 4, "lstm_layer_norm": 4, "lstm_cifg_peephole_ln": 3, "gru_reset_after": 3,
+         "gru_reset_before": 3}
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_pruning_reaches_each_matrix_gate_by_gate_keeps_each_units_own_past_and_survives_a_reload(name, tmp_path):
+    cell = CELLS[name]()
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((T, D))
+    model = keras.Model(inputs, keras.layers.RNN(cell)(inputs))
+    prune_low_magnitude(model, ConstantSparsity(0.6, 0, frequency=1), keep_recurrent_diagonal=True)
+    model.compile("sgd", "mse")
+    rng = np.random.default_rng(0)
+    model.train_on_batch(rng.normal(size=(8, T, D)).astype(np.float32), rng.normal(size=(8, H)).astype(np.float32))
+    gates = GATES.get(name, 1)
+    kernel = np.asarray(cell.kernel).reshape(D, gates, H)
+    n = D * H  # per gate: tfmot's count keeps round(0.4 n) of n
+    np.testing.assert_array_equal((kernel == 0).sum(axis=(0, 2)), [n - round(0.4 * n)] * gates)
+    if name == "orthogonal":  # Q = Cayley(skew - skew^T) is dense whatever skew's zeros: skew stays dense.
+        off_diagonal = np.asarray(cell.skew)[~np.eye(H, dtype=bool)]  # its diagonal cancels in skew - skew^T
+        assert np.all(off_diagonal != 0) and cell.skew.constraint is None
+    else:
+        # [units, gates * units], or DelayCell's [delays * units, units]: square [H, H] blocks, one per gate or delay.
+        recurrent = np.asarray(cell.recurrent_kernel)
+        blocks = recurrent.reshape(-1, H, gates, H).transpose(0, 2, 1, 3).reshape(-1, H, H)
+        assert len(blocks) == (len(cell.delays) if name == "delay" else gates)
+        assert np.all(blocks[:, np.arange(H), np.arange(H)] != 0)  # each unit's own past is kept ...
+        zeros, m = (recurrent == 0).reshape(-1, gates, H).sum(axis=(0, 2)), recurrent.size // gates
+        # ... and only there: the gate loses its count less the diagonal entries among them that come back.
+        assert np.all((zeros >= m - round(0.4 * m) - len(blocks) // gates * H) & (zeros <= m - round(0.4 * m))), zeros
+    model.save(tmp_path / "pruned.keras")
+    loaded = keras.models.load_model(tmp_path / "pruned.keras").layers[1].cell
+    def tail(path):  # a weight's owner and name; the paths' prefixes differ once loaded
+        return "/".join(path.split("/")[-2:])
+
+    loaded_weights = {tail(w.path): w for w in loaded.weights}
+    for weight in cell.weights:
+        again = loaded_weights[tail(weight.path)]
+        assert isinstance(again.constraint, MagnitudePruning) == isinstance(weight.constraint, MagnitudePruning)
+        np.testing.assert_array_equal(np.asarray(again), np.asarray(weight))
+    assert sum(isinstance(w.constraint, MagnitudePruning) for w in loaded.weights) == (1 if name == "orthogonal" else 2)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_each_matrix_and_the_bias_obey_their_constraints(name):
+    cell = CELLS[name](kernel_constraint="non_neg", recurrent_constraint="non_neg", bias_constraint="non_neg")
+    model = keras.Sequential([keras.Input((T, D)), keras.layers.RNN(cell)])
+    model.compile(keras.optimizers.SGD(10.0), "mse")  # a step large enough to push entries below zero
+    rng = np.random.default_rng(1)
+    model.train_on_batch(rng.normal(size=(8, T, D)).astype(np.float32), rng.normal(size=(8, H)).astype(np.float32))
+    recurrent = cell.skew if name == "orthogonal" else cell.recurrent_kernel
+    for weight in (cell.kernel, recurrent, cell.bias):
+        assert np.asarray(weight).min() >= 0 and np.asarray(weight).max() > 0, weight.path
+
+
+def test_keep_recurrent_diagonal_names_a_recurrent_matrix_without_square_blocks():
+    class Tall(GRUCell):
+        def build_recurrent(self):
+            self.recurrent_kernel = self.add_weight(shape=(self.units + 1, 3 * self.units), name="recurrent_kernel",
+                                                    constraint=self.recurrent_constraint)
+
+    inputs = keras.Input((T, D))
+    model = keras.Model(inputs, keras.layers.RNN(Tall(4, name="tall"), name="rnn")(inputs))
+    message = ("`keep_recurrent_diagonal`: rnn/tall/recurrent_kernel of shape (5, 12) is not a stack of square [4, 4] "
+               "blocks per gate, so it has no recurrent diagonal to keep (layer 'tall').")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        prune_low_magnitude(model, ConstantSparsity(0.5, 0), keep_recurrent_diagonal=True)
+    prune_low_magnitude(model, ConstantSparsity(0.5, 0))  # without it, any shape is fine
+
+
+def test_unit_interval_clips_into_min_value_and_one_and_round_trips():
+    constraint = UnitInterval(0.01)
+    w = np.array([-1.0, 0.0, 0.005, 0.01, 0.5, 1.0, 3.0], np.float32)
+    np.testing.assert_array_equal(np.asarray(constraint(w)), np.float32([0.01, 0.01, 0.01, 0.01, 0.5, 1, 1]))
+    np.testing.assert_array_equal(np.asarray(UnitInterval()(w)), np.float32([1e-3, 1e-3, 0.005, 0.01, 0.5, 1, 1]))
+    again = keras.constraints.deserialize(keras.constraints.serialize(constraint))
+    assert type(again) is UnitInterval and again.get_config() == {"min_value": 0.01}
+
+
+def test_coarse_fine_gru_hides_the_current_coarse_byte_from_the_coarse_half_only(x):
+    cell, layer = built(lambda **kw: CoarseFineGRUCell(2 * H, **kw))
+    reference, reference_layer = built(lambda **kw: GRUCell(2 * H, **kw))
+    mask = np.ones((D, 3 * 2 * H), np.float32)
+    mask[-1] = np.tile(np.r_[np.zeros(H), np.ones(H)], 3)  # last input row: zero for the coarse half in each gate
+    reference.set_weights([np.asarray(cell.kernel) * mask] + [np.asarray(w) for w in cell.weights[1:]])
+    np.testing.assert_allclose(np.asarray(layer(x)), np.asarray(reference_layer(x)), atol=1e-6)
+    state = [np.zeros((4, 2 * H), np.float32)]
+    other = x[:, 0].copy()
+    other[:, -1] += 1.0  # only the current coarse byte changes
+    a, b = (np.asarray(cell(v, state)[0]) for v in (x[:, 0], other))
+    np.testing.assert_array_equal(a[:, :H], b[:, :H])
+    assert np.all(np.abs(a[:, H:] - b[:, H:]) > 1e-6)
+    with pytest.raises(ValueError, match=r"`units` of CoarseFineGRUCell must be even \(a coarse and a fine half\), got 5\."):
+        CoarseFineGRUCell(5)
 
 
 def test_dropout_masks_are_random_in_training_and_off_in_inference(x):
