@@ -56,7 +56,7 @@ def numpy_reference(cell, x):
         U = np.linalg.solve(np.eye(H) + A, np.eye(H) - A) * d
     else:
         U = np.asarray(cell.recurrent_kernel)
-    b = np.asarray(cell.bias)
+    b = np.asarray(cell.bias) if cell.use_bias else np.zeros(cell.bias_shape())
     h = np.zeros((x.shape[0], H))
     c = np.zeros((x.shape[0], H))
     outputs = []
@@ -134,9 +134,11 @@ def x():
     return np.random.default_rng(42).normal(size=(4, T, D)).astype(np.float32)
 
 
+@pytest.mark.parametrize("use_bias", [True, False])
 @pytest.mark.parametrize("name", CELLS)
-def test_cell_matches_its_numpy_equations(name, x):
-    cell, layer = built(CELLS[name])
+def test_cell_matches_its_numpy_equations(name, use_bias, x):
+    cell, layer = built(CELLS[name], use_bias=use_bias)
+    assert (cell.bias is None) != use_bias
     np.testing.assert_allclose(np.asarray(layer(x)), numpy_reference(cell, x.astype(np.float64)), atol=1e-5)
 
 
@@ -159,10 +161,25 @@ def test_gru_sharing_a_keras_cells_weights_computes_like_it(reset_after, x):
     randomise(theirs)  # After sharing: the twin sees every later change of the variables.
     np.testing.assert_allclose(np.asarray(twin_layer(x)), np.asarray(theirs_layer(x)), atol=1e-6)
     assert twin_layer.cell.recurrent_kernel is theirs.recurrent_kernel
-    with pytest.raises(ValueError, match="`cell` must use activation='tanh'"):
-        cell = keras.layers.GRUCell(H, activation="relu")
+    for name, value, default in (("activation", "relu", "tanh"), ("recurrent_activation", "hard_sigmoid", "sigmoid")):
+        cell = keras.layers.GRUCell(H, **{name: value})
         cell.build((None, D))
-        GRUCell.sharing_weights(cell)
+        with pytest.raises(ValueError, match=f"`cell` must use {name}='{default}' to share its weights with a GRUCell, "
+                                             f"got '{value}'"):
+            GRUCell.sharing_weights(cell)
+
+
+@pytest.mark.parametrize("make", [lambda: keras.layers.GRUCell(H, use_bias=False), lambda: GRUCell(H)])
+def test_gru_shares_a_cell_without_bias_and_its_own_kind(make, x):
+    """Keras' cell without a bias, and a keras_dl GRUCell (no activation attributes: tanh and sigmoid)."""
+    cell = make()
+    layer = keras.layers.RNN(cell, return_sequences=True)
+    layer.build((None, T, D))
+    randomise(cell)
+    twin = GRUCell.sharing_weights(cell)
+    assert twin.use_bias == cell.use_bias and twin.kernel is cell.kernel
+    np.testing.assert_allclose(np.asarray(keras.layers.RNN(twin, return_sequences=True)(x)), np.asarray(layer(x)),
+                               atol=1e-6)
 
 
 def test_lstm_matches_keras_lstm_and_starts_with_the_forget_bias(x):
@@ -584,6 +601,12 @@ def test_dropout_masks_are_random_in_training_and_off_in_inference(x):
         (lambda: DelayCell(4, delays=(2, 2)), ValueError, "`delays` must be distinct"),
         (lambda: ClockworkCell(6, periods=()), ValueError, "`periods`"),
         (lambda: ClockworkCell(6, periods=(1, 2, 4, 8)), ValueError, "`units` \\(6\\) must be divisible"),
+        (lambda: LeakyCell(4, time_constants=(1, 2, 3)), ValueError, "`time_constants` must be a number >= 1 or a pair"),
+        (lambda: LeakyCell(4, time_constants=(True, 5)), ValueError, "`time_constants` must be a number >= 1 or a pair"),
+        (lambda: DelayCell(4, delays=3), ValueError, "`delays` must be a non-empty list of distinct positive ints, got 3"),
+        (lambda: DelayCell(4, delays=()), ValueError, "`delays` must be a non-empty list"),
+        *[(lambda n=n: OrthogonalCell(6, negative_eigenvalues=n), ValueError,
+           re.escape(f"`negative_eigenvalues` must be an int in [0, units=6], got {n!r}.")) for n in (True, 2.0, -1)],
     ],
 )
 def test_bad_configuration_is_named(make, error, match):
@@ -598,3 +621,151 @@ def test_wrong_input_rank_and_state_shapes_are_named():
         LSTMCell(4)(np.zeros((2, 3), np.float32), [np.zeros((2, 4), np.float32)])
     with pytest.raises(ValueError, match="`states` of GRUCell"):
         keras.layers.RNN(GRUCell(8))(np.zeros((1, 4, 3), np.float32), initial_state=[np.zeros((1, 5), np.float32)])
+
+
+# Each class with every argument of its own away from its default (activations: sigmoid, not tanh).
+OWN_ARGUMENTS = {
+    ElmanCell: dict(activation="sigmoid", irnn=True),
+    LSTMCell: dict(forget_bias=3.0, peepholes=True, layer_norm=True, coupled=True),
+    GRUCell: dict(reset_after=False),
+    CoarseFineGRUCell: dict(reset_after=False),
+    LeakyCell: dict(time_constants=[2.0, 30.0], learn_time_constants=True, activation="sigmoid"),
+    ClockworkCell: dict(periods=[1, 3], activation="sigmoid"),
+    OrthogonalCell: dict(negative_eigenvalues=2, activation="sigmoid"),
+    DelayCell: dict(delays=[3, 1], activation="sigmoid"),
+}
+
+
+@pytest.mark.parametrize("cls", OWN_ARGUMENTS, ids=lambda cls: cls.__name__)
+def test_from_config_rebuilds_every_argument_and_computes_the_same(cls, x):
+    """Seeded random initialisers tell the weights apart, constraints show after a large step, the seed fixes
+    the dropout masks, and each class's own arguments are in the config as given."""
+    base = dict(kernel_initializer=keras.initializers.RandomNormal(0.0, 0.5, seed=1),
+                recurrent_initializer=keras.initializers.RandomNormal(0.0, 0.5, seed=2),
+                bias_initializer=keras.initializers.RandomUniform(-0.5, 0.5, seed=3), kernel_constraint="non_neg",
+                recurrent_constraint="non_neg", bias_constraint="non_neg", dropout=0.2, recurrent_dropout=0.3, seed=11)
+    cell = cls(6, **OWN_ARGUMENTS[cls], **base)
+    config = cell.get_config()
+    assert {key: config[key] for key in OWN_ARGUMENTS[cls]} == OWN_ARGUMENTS[cls]
+    clone = cls.from_config(config)
+    assert clone.get_config() == config
+    y = np.random.default_rng(1).normal(size=(4, 6)).astype(np.float32)
+    results = []
+    for c in (cell, clone):
+        keras.utils.set_random_seed(0)  # for LSTM peepholes, whose glorot_uniform has no seed argument
+        model = keras.Sequential([keras.Input((T, D)), keras.layers.RNN(c)])
+        initial = [np.asarray(w) for w in c.weights]
+        model.compile(keras.optimizers.SGD(10.0), "mse")
+        model.train_on_batch(x, y)
+        results.append((initial, [np.asarray(w) for w in c.weights], np.asarray(model(x, training=True))))
+    for ours, theirs in zip(*results):
+        for a, b in zip(*(ours, theirs) if isinstance(ours, list) else ([ours], [theirs])):
+            np.testing.assert_array_equal(a, b)
+    no_bias = cls.from_config(cls(6, use_bias=False, **OWN_ARGUMENTS[cls]).get_config())
+    no_bias.build((None, D))
+    assert no_bias.bias is None and all(w.name != "bias" for w in no_bias.weights)
+
+
+def test_weights_are_named_and_shaped_like_keras_own_cells():
+    """The paths users see in summaries and sparsity reports; Keras' cells name their matrices the same."""
+    def layout(cell):
+        cell.build((None, D))
+        return [(w.path, tuple(w.shape)) for w in cell.weights]
+
+    base = lambda gates, bias=None: [("c/kernel", (D, gates * H)), ("c/recurrent_kernel", (H, gates * H)),  # noqa: E731
+                                     ("c/bias", bias or (gates * H,))]
+    assert layout(ElmanCell(H, name="c")) == base(1)
+    assert [path for path, _ in layout(keras.layers.SimpleRNNCell(H, name="c"))] == [p for p, _ in base(1)]
+    assert layout(GRUCell(H, name="c")) == base(3, (2, 3 * H))  # reset_after by default, as Keras' GRU
+    assert layout(LSTMCell(H, peepholes=True, layer_norm=True, name="c")) == base(4) + [
+        ("c/peephole_weights", (3, H)), ("c/kernel_norm/gamma", (4 * H,)), ("c/kernel_norm/beta", (4 * H,)),
+        ("c/recurrent_norm/gamma", (4 * H,)), ("c/recurrent_norm/beta", (4 * H,)), ("c/state_norm/gamma", (H,)),
+        ("c/state_norm/beta", (H,))]
+    assert layout(LeakyCell(H, name="c")) == base(1) + [("c/leak", (H,))]
+    assert layout(OrthogonalCell(H, name="c")) == [("c/kernel", (D, H)), ("c/skew", (H, H)), ("c/bias", (H,))]
+    assert layout(DelayCell(H, delays=(1, 4), name="c")) == [("c/kernel", (D, H)), ("c/recurrent_kernel", (2 * H, H)),
+                                                             ("c/bias", (H,))]
+
+
+def test_defaults_start_as_documented():
+    lstm = LSTMCell(H)
+    lstm.build((None, D))  # forget bias 1 (Jozefowicz et al. 2015), the other gates 0
+    np.testing.assert_array_equal(np.asarray(lstm.bias), np.r_[np.zeros(H), np.ones(H), np.zeros(2 * H)])
+    leaky = LeakyCell(H)
+    leaky.build((None, D))  # tau = 1: the Elman cell
+    np.testing.assert_array_equal(np.asarray(leaky.leak), np.ones(H))
+    for n in (0, H):  # S = 0, so Q = D: the identity, or minus it with every eigenvalue -1
+        cell = OrthogonalCell(H) if n == 0 else OrthogonalCell(H, negative_eigenvalues=n)
+        cell.build((None, D))
+        np.testing.assert_array_equal(np.asarray(cell.recurrent_matrix()), np.eye(H) * (1 if n == 0 else -1))
+
+
+# Largest |float16 - float32| output difference over the 6 steps, measured 2026-12-07 (IRNN's ReLU is unbounded).
+HALF_ERROR = {"elman": 6.5e-4, "irnn": 2.2e-3, "lstm": 5.0e-4, "lstm_peephole": 7.3e-4, "lstm_layer_norm": 5.8e-4,
+              "lstm_cifg_peephole_ln": 6.2e-4, "gru_reset_after": 8.3e-4, "gru_reset_before": 8.5e-4,
+              "leaky_fixed": 6.6e-4, "leaky_range_learned": 6.6e-4, "clockwork": 6.7e-4, "orthogonal": 1.2e-3,
+              "delay": 1.4e-3}
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_mixed_precision_computes_in_float16_close_to_float32(name, x):
+    cell, layer = built(CELLS[name])
+    half, half_layer = built(CELLS[name], dtype="mixed_float16")
+    half.set_weights(cell.get_weights())
+    out = half_layer(x)
+    assert out.dtype == "float16" and all(w.dtype == "float32" for w in half.weights)
+    # Within 2.5x the error measured on these weights (float16 keeps 11 significant bits, 4.9e-4 relative).
+    np.testing.assert_allclose(np.asarray(out, np.float32), np.asarray(layer(x)), atol=2.5 * HALF_ERROR[name])
+
+
+def test_learned_leak_rates_are_kept_in_the_unit_interval():
+    cell = LeakyCell(H, time_constants=(1.0, 50.0), learn_time_constants=True, seed=0)
+    model = keras.Sequential([keras.Input((T, D)), keras.layers.RNN(cell)])
+    model.compile(keras.optimizers.SGD(1000.0), "mse")  # steps that throw the leak rates far out of [0, 1]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        model.train_on_batch(rng.normal(size=(8, T, D)).astype(np.float32), rng.normal(size=(8, H)).astype(np.float32))
+    leak = np.asarray(cell.leak)
+    assert leak.min() >= 1e-3 and leak.max() <= 1.0
+    assert np.isclose(leak, 1e-3).any() and (leak == 1.0).any(), leak  # both bounds reached
+
+
+def test_leaky_time_constants_follow_the_seed_whatever_floatx_and_the_config_keeps_what_was_given():
+    def leak(seed, floatx="float32"):
+        previous = keras.config.floatx()
+        keras.config.set_floatx(floatx)
+        try:
+            cell = LeakyCell(16, time_constants=(1.0, 100.0), seed=seed, dtype="float32")
+            cell.build((None, D))
+        finally:
+            keras.config.set_floatx(previous)
+        return np.asarray(cell.leak)
+
+    np.testing.assert_array_equal(leak(3), leak(3))
+    np.testing.assert_array_equal(leak(3, "float64"), leak(3))
+    assert not np.allclose(leak(3), leak(4))
+    assert LeakyCell(H, time_constants=4.0).get_config()["time_constants"] == 4.0  # a number stays a number
+    cell = LeakyCell(H, time_constants=(2, 8))
+    cell.get_config()["time_constants"].append(9.0)  # the config is a copy
+    assert cell.get_config()["time_constants"] == [2, 8]
+
+
+def test_orthogonal_cell_solves_for_q_once_per_sequence_and_also_steps_on_its_own(x):
+    cell, layer = built(CELLS["orthogonal"])
+    expected = numpy_reference(cell, x.astype(np.float64))
+    solve, calls = cell.recurrent_matrix, []
+    cell.recurrent_matrix = lambda: calls.append(1) or solve()
+    np.testing.assert_allclose(np.asarray(layer(x)), expected, atol=1e-5)
+    assert len(calls) == 1  # for the T = 6 steps of the sequence
+    h, [state] = cell(x[:, 0], [np.zeros((4, H), np.float32)])  # outside keras.layers.RNN: solved per call
+    np.testing.assert_allclose(np.asarray(h), expected[:, 0], atol=1e-5)
+    assert len(calls) == 2
+
+
+def test_asking_to_prune_the_peepholes_says_why_they_are_not_prunable():
+    cell = LSTMCell(4, peepholes=True, name="lstm")
+    inputs = keras.Input((T, D))
+    model = keras.Model(inputs, keras.layers.RNN(cell, name="rnn")(inputs))
+    with pytest.raises(ValueError, match=re.escape(" rnn/lstm/peephole_weights is not prunable: three per-unit "
+                                                   "(diagonal) gains, not a matrix product.")):
+        prune_low_magnitude(model, ConstantSparsity(0.5, 0), weights=[cell.peephole_weights])
