@@ -32,6 +32,7 @@ MODULES = {
     "metrics": (["keras_dl/metrics/*"], ["tests/metrics"]),
     "sparsity": (["keras_dl/sparsity/*"], ["tests/sparsity/test_pruning.py", "tests/sparsity/test_pruning_state.py",
                                            "tests/sparsity/test_schedules.py", "tests/models/test_sparse_rnn.py",
+                                           "tests/layers/test_cells.py",  # every cell pruned, DelayCell's diagonal
                                            "--deselect", "tests/sparsity/test_pruning_state.py::test_saved_mid_ramp_a_"
                                            "pruned_model_continues_in_a_fresh_process_exactly_like_an_uninterrupted_run"]),
     "cells": (["keras_dl/layers/cells.py"], ["tests/layers/test_cells.py", "tests/layers/test_rnn.py"]),
@@ -55,6 +56,15 @@ _BATCH = "the batch size of predict does not change the predictions"
 _BOOL = "Keras variables keep bool(trainable) (keras/src/backend/common/variables.py): None is False"
 _SILENT = ("predict and evaluate with verbose=None print nothing, as with verbose=0 (checked: Keras' progress bar writes "
            "only for 1 and 2)")
+_IMPORT = ("a class decorator: it runs once when keras_dl is imported, before mutmut's forked test run activates a "
+           "mutant, so no test can execute it (the .keras round trips of tests/layers/test_cells.py load each cell by "
+           "its registered name)")
+_STEP_AXIS = "a cell's step tensors are 2-D [batch, width]: axis 1 is the last axis"
+_CONVERTED = "the NumPy array is converted to the layer's dtype where it is used, whatever dtype it is made in"
+_SHAPE = "build checks len(input_shape) == 2 first: index 1 is the last"
+_PERIODS = ("the periods are small integers, exact in any float dtype, and Keras' mod promotes the pair (t, periods) "
+            "to the wider dtype")
+_LABEL = "the twin's name only labels it: Keras names an unnamed layer uniquely just the same, and nothing looks it up"
 EQUIVALENT = {
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_102": ("ops.argsort(scores, axis=-1), )", _AXIS),
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_106": ("ops.argsort(ops.argsort(scores, ), axis=-1)", _AXIS),
@@ -138,6 +148,46 @@ EQUIVALENT = {
                            ("memory_tasks.xǁBitsWrongPerSequenceǁ__init__", 7))
        for n, line in enumerate(('self._direction = None', 'self._direction = "XXdownXX"',
                                  'self._direction = "DOWN"'), start=first)},
+    **{f"keras_dl.layers.cells.x__register__mutmut_{n}": (line, _IMPORT) for n, line in (
+        (1, ')(None)'), (2, 'package=None)'), (3, 'package="XXkeras_dlXX"'), (4, 'package="KERAS_DL"'))},
+    **{f"keras_dl.layers.cells.xǁ{name}ǁ{function}__mutmut_{n}": (line, reason) for name, function, n, line, reason in (
+        ("LSTMCell", "step", 28, "ops.split(z, 3, axis=+1)", _STEP_AXIS),
+        ("LSTMCell", "step", 39, "ops.split(z, 4, axis=+1)", _STEP_AXIS),
+        ("GRUCell", "step", 26, "ops.split(xw, 3, axis=+1)", _STEP_AXIS),
+        ("GRUCell", "step", 41, "3, axis=+1)", _STEP_AXIS),
+        ("DelayCell", "step", 13, "for d in self.delays], axis=+1)", _STEP_AXIS),
+        ("DelayCell", "step", 38, "(max(self.delays) - 1) * u]], axis=+1)", _STEP_AXIS),
+        ("LSTMCell", "initial_bias", 3, "np.zeros(shape, None)", _CONVERTED),
+        ("LSTMCell", "initial_bias", 5, "np.zeros(shape, )", _CONVERTED),
+        ("LSTMCell", "initial_bias", 9, "slice(None, self.units)", "slice(0, n), slice(None, n) and slice(n) are one slice"),
+        ("LSTMCell", "initial_bias", 11, "slice(self.units) if", "slice(0, n), slice(None, n) and slice(n) are one slice"),
+        ("LSTMCell", "build", 9, 'initializer=None, name="peephole_weights"',
+         "add_weight's default initializer for a float weight is glorot_uniform (keras/src/layers/layer.py)"),
+        ("ClockworkCell", "__init__", 22, "module = self.units / len(self.periods)",
+         "len(periods) divides units (checked just above), so / is exact, and np.repeat takes a count of 2.0 as 2"),
+        ("ClockworkCell", "__init__", 29, "np.asarray(self.periods, None)", _CONVERTED),
+        ("ClockworkCell", "__init__", 31, "np.asarray(self.periods, )", _CONVERTED),
+        ("ClockworkCell", "__init__", 34, ".astype(None)", _CONVERTED),
+        ("ClockworkCell", "step", 48, "return h, [h, t - 1.0]",
+         "a module is due when t mod period is 0, which holds for -t exactly when it holds for t (floored mod)"),
+        ("OrthogonalCell", "recurrent_matrix", 16, "np.ones(self.units, None)", _CONVERTED),
+        ("OrthogonalCell", "recurrent_matrix", 18, "np.ones(self.units, )", _CONVERTED),
+        ("OrthogonalCell", "recurrent_matrix", 24, "ops.solve(eye + a, eye - a) / ops",
+         "D's entries are +1 and -1, so dividing by D is multiplying by it"),
+        ("RecurrentCell", "build", 4, "input_shape[+1] is None", _SHAPE),
+        ("RecurrentCell", "build", 21, "shape=(input_shape[+1], width)", _SHAPE),
+        ("LSTMCell", "build", 12, 'shape=(3, self.units), name="peephole_weights"',
+         "add_weight's default initializer for a float weight is glorot_uniform (keras/src/layers/layer.py)"),
+        ("CoarseFineGRUCell", "build", 4, "np.ones(tuple(self.kernel.shape), None)", _CONVERTED),
+        ("CoarseFineGRUCell", "build", 6, "np.ones(tuple(self.kernel.shape), )", _CONVERTED),
+        ("CoarseFineGRUCell", "build", 9, "for gate in range(4):",
+         "the kernel holds 3 gates: a 4th gate's columns lie past its end, and a NumPy slice past the end is empty"),
+        ("ClockworkCell", "step", 25, "ops.convert_to_tensor(self._unit_periods, dtype=None)", _PERIODS),
+        ("ClockworkCell", "step", 27, "ops.convert_to_tensor(self._unit_periods, )", _PERIODS),
+        ("OrthogonalCell", "prunable_weights", 6, 'PrunableWeight("kernel", "kernel_constraint", )]',
+         "OrthogonalCell has one gate, PrunableWeight's default"),
+        ("GRUCell", "sharing_weights", 28, "name=None)", _LABEL),
+        ("GRUCell", "sharing_weights", 32, "use_bias=cell.use_bias, )", _LABEL))},
 }
 
 # Copied afresh on every run: mutmut then re-tests only the functions whose source changed, and runs new tests.

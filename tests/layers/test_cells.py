@@ -14,6 +14,7 @@ from keras_dl.layers import LeakyCell
 from keras_dl.layers import LSTMCell
 from keras_dl.layers import OrthogonalCell
 from keras_dl.layers import UnitInterval
+from keras_dl.layers import state_sizes
 from keras_dl.sparsity import ConstantSparsity
 from keras_dl.sparsity import MagnitudePruning
 from keras_dl.sparsity import prune_low_magnitude
@@ -574,16 +575,24 @@ def test_coarse_fine_gru_hides_the_current_coarse_byte_from_the_coarse_half_only
     a, b = (np.asarray(cell(v, state)[0]) for v in (x[:, 0], other))
     np.testing.assert_array_equal(a[:, :H], b[:, :H])
     assert np.all(np.abs(a[:, H:] - b[:, H:]) > 1e-6)
+    half, half_layer = built(lambda **kw: CoarseFineGRUCell(2 * H, **kw), dtype="mixed_float16")
+    half.set_weights(cell.get_weights())  # the mask in float16 too: 7.3e-4 from float32, measured
+    np.testing.assert_allclose(np.asarray(half_layer(x), np.float32), np.asarray(layer(x)), atol=2e-3)
     with pytest.raises(ValueError, match=r"`units` of CoarseFineGRUCell must be even \(a coarse and a fine half\), got 5\."):
         CoarseFineGRUCell(5)
 
 
-def test_dropout_masks_are_random_in_training_and_off_in_inference(x):
-    cell, layer = built(CELLS["gru_reset_after"], dropout=0.5, recurrent_dropout=0.5, seed=0)
+@pytest.mark.parametrize("dropout, recurrent_dropout", [(0.5, 0.0), (0.0, 0.5)])
+def test_dropout_masks_are_random_in_training_and_off_in_inference(dropout, recurrent_dropout, x):
+    cell, layer = built(CELLS["gru_reset_after"], dropout=dropout, recurrent_dropout=recurrent_dropout, seed=0)
     inference = np.asarray(layer(x))
     np.testing.assert_array_equal(inference, np.asarray(layer(x)))
     a, b = np.asarray(layer(x, training=True)), np.asarray(layer(x, training=True))
     assert not np.allclose(a, b) and not np.allclose(a, inference)
+    # A cell stepped on its own, outside keras.layers.RNN, makes its masks from its own step.
+    state = [np.random.default_rng(1).normal(size=(4, H)).astype(np.float32)]
+    step = np.asarray(cell(x[:, 0], state)[0])
+    assert not np.allclose(np.asarray(cell(x[:, 0], state, training=True)[0]), step)
 
 
 @pytest.mark.parametrize(
@@ -593,6 +602,7 @@ def test_dropout_masks_are_random_in_training_and_off_in_inference(x):
         (lambda: LSTMCell(4.5), TypeError, "`units`"),
         (lambda: GRUCell(4, dropout=1.0), ValueError, "`dropout`"),
         (lambda: LSTMCell(4, recurrent_dropout=-0.1), ValueError, "`recurrent_dropout`"),
+        (lambda: LSTMCell(4, recurrent_dropout=1.0), ValueError, re.escape("`recurrent_dropout` must be in [0, 1.0)")),
         (lambda: LeakyCell(4, time_constants=0.5), ValueError, "`time_constants`"),
         (lambda: LeakyCell(4, time_constants=(10, 2)), ValueError, "`time_constants`"),
         (lambda: ClockworkCell(6, periods=(1, 0)), ValueError, "`periods`"),
@@ -615,7 +625,7 @@ def test_bad_configuration_is_named(make, error, match):
 
 
 def test_wrong_input_rank_and_state_shapes_are_named():
-    with pytest.raises(ValueError, match=r"inputs of shape \[batch, features\]"):
+    with pytest.raises(ValueError, match=r"^GRUCell expects inputs of shape \[batch, features\]"):
         GRUCell(4)(np.zeros((2, 3, 5), np.float32), [np.zeros((2, 4), np.float32)])
     with pytest.raises(ValueError, match=r"`states` of LSTMCell must be 2 tensor\(s\) of widths \[4, 4\]"):
         LSTMCell(4)(np.zeros((2, 3), np.float32), [np.zeros((2, 4), np.float32)])
@@ -655,12 +665,12 @@ def test_from_config_rebuilds_every_argument_and_computes_the_same(cls, x):
         keras.utils.set_random_seed(0)  # for LSTM peepholes, whose glorot_uniform has no seed argument
         model = keras.Sequential([keras.Input((T, D)), keras.layers.RNN(c)])
         initial = [np.asarray(w) for w in c.weights]
+        keras.utils.set_random_seed(len(results) + 1)  # from here on, only the cell's own seed can match the masks
         model.compile(keras.optimizers.SGD(10.0), "mse")
         model.train_on_batch(x, y)
-        results.append((initial, [np.asarray(w) for w in c.weights], np.asarray(model(x, training=True))))
-    for ours, theirs in zip(*results):
-        for a, b in zip(*(ours, theirs) if isinstance(ours, list) else ([ours], [theirs])):
-            np.testing.assert_array_equal(a, b)
+        results.append([*initial, *(np.asarray(w) for w in c.weights), np.asarray(model(x, training=True))])
+    for ours, theirs in zip(*results, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
     no_bias = cls.from_config(cls(6, use_bias=False, **OWN_ARGUMENTS[cls]).get_config())
     no_bias.build((None, D))
     assert no_bias.bias is None and all(w.name != "bias" for w in no_bias.weights)
@@ -714,6 +724,7 @@ def test_mixed_precision_computes_in_float16_close_to_float32(name, x):
     half.set_weights(cell.get_weights())
     out = half_layer(x)
     assert out.dtype == "float16" and all(w.dtype == "float32" for w in half.weights)
+    assert [s.dtype for s in half.get_initial_state(2)] == ["float16"] * len(state_sizes(half))  # as Keras' cells
     # Within 2.5x the error measured on these weights (float16 keeps 11 significant bits, 4.9e-4 relative).
     np.testing.assert_allclose(np.asarray(out, np.float32), np.asarray(layer(x)), atol=2.5 * HALF_ERROR[name])
 
