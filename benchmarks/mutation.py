@@ -153,8 +153,8 @@ EQUIVALENT = {
     **{f"keras_dl.layers.cells.xǁ{name}ǁ{function}__mutmut_{n}": (line, reason) for name, function, n, line, reason in (
         ("LSTMCell", "step", 28, "ops.split(z, 3, axis=+1)", _STEP_AXIS),
         ("LSTMCell", "step", 39, "ops.split(z, 4, axis=+1)", _STEP_AXIS),
-        ("GRUCell", "step", 26, "ops.split(xw, 3, axis=+1)", _STEP_AXIS),
-        ("GRUCell", "step", 41, "3, axis=+1)", _STEP_AXIS),
+        ("GRUCell", "step", 31, "ops.split(xw, 3, axis=+1)", _STEP_AXIS),
+        ("GRUCell", "step", 46, "3, axis=+1)", _STEP_AXIS),
         ("DelayCell", "step", 13, "for d in self.delays], axis=+1)", _STEP_AXIS),
         ("DelayCell", "step", 38, "(max(self.delays) - 1) * u]], axis=+1)", _STEP_AXIS),
         ("LSTMCell", "initial_bias", 3, "np.zeros(shape, None)", _CONVERTED),
