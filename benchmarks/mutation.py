@@ -45,11 +45,11 @@ QUICK = {"masks": (["keras_dl/sparsity/masks.py"], ["tests/sparsity/test_pruning
 # mutant name -> (a line of its diff, why no correct test can kill it). mutmut numbers the mutants of a function
 # afresh when its source changes, so a reason applies only while the diff still has that line.
 _AXIS = "the scores are 2-D [groups, blocks]: argsort's default axis and axis 1 are both the last one"
-_KEEP = "a recurrent kernel is [units, gates * units]: its 2-D shape[1] is shape[-1] and each gate is square"
+_KEEP = "a diagonal is kept only in a 2-D weight (checked in prune_low_magnitude): its shape[1] is shape[-1]"
 _STEPS = ("steps are the int64 step variable or Python ints (int32 below 2**31, int64 above): the comparisons and "
           "the subtraction give the same result in either")
-_WIDE = ("a block other than (1, 1) needs a 2-D weight (checked just above), whose axis 1 is its last; with (1, 1) "
-         "the check is % 1, never true")
+_WIDE = ("the width serves a 2-D weight, whose axis 1 is its last: the diagonal check rejects other ranks first, and a "
+         "block other than (1, 1) needs a 2-D weight (checked before it is used); with (1, 1) the check is % 1, never true")
 _PY_FLOAT = "a Python float converts to float32 whatever floatx is"
 _DIRECTION = "Keras' monitor callbacks read `_direction` only as == 'up' (keras/src/callbacks/monitor_callback.py)"
 _BATCH = "the batch size of predict does not change the predictions"
@@ -72,20 +72,10 @@ EQUIVALENT = {
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_109": ("ops.argsort(scores, axis=-1), axis=+1)", _AXIS),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_33": ('trainable=None, name="mask")', _BOOL),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_49": ('trainable=None, name="step")', _BOOL),
-    **{f"keras_dl.sparsity.pruning.x_prune_low_magnitude__mutmut_{n}": (line, reason) for n, line, reason in (
-        (72, "weight.shape[-1] / gates % block[1]", "the gates divide the last axis (checked just above): / is exact"),
-        (73, "weight.shape[+1] // gates % block[1]", _WIDE),
-        (78, "(width {weight.shape[+1] // gates})", _WIDE))},
+    "keras_dl.sparsity.pruning.x_prune_low_magnitude__mutmut_66": ("width = weight.shape[+1] // gates", _WIDE),
     **{f"keras_dl.sparsity.schedules.xǁPruningScheduleǁshould_prune__mutmut_{n}": (line, _STEPS)
        for n, line in ((3, "ops.convert_to_tensor(step, None)"), (5, "ops.convert_to_tensor(step, )"))},
-    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_4": ("self.weight_shape[+1] // self.gates", _KEEP),
-    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_11": ("np.eye(rows, None, dtype=np.float32)", _KEEP),
-    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_13": ("np.eye(width, dtype=np.float32)", _KEEP),
-    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_14": ("np.eye(rows, dtype=np.float32)", _KEEP),
-    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_12": (
-        "np.eye(rows, width, dtype=None)", "the float64 diagonal is converted to the mask's dtype where it is used"),
-    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_15": (
-        "np.eye(rows, width, ), (1", "the float64 diagonal is converted to the mask's dtype where it is used"),
+    "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ_keep__mutmut_3": ("self.weight_shape[+1] // self.gates", _KEEP),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_46": (
         'self.add_weight(shape=None, initializer="zeros", dtype="int64"', "add_weight's default shape is ()"),
     "keras_dl.sparsity.pruning.xǁMagnitudePruningǁ__init____mutmut_51": (
