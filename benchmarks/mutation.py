@@ -64,6 +64,8 @@ _CONVERTED = "the NumPy array is converted to the layer's dtype where it is used
 _SHAPE = "build checks len(input_shape) == 2 first: index 1 is the last"
 _PERIODS = ("the periods are small integers, exact in any float dtype, and Keras' mod promotes the pair (t, periods) "
             "to the wider dtype")
+_GLOROT = "add_weight's default initializer for a float weight is glorot_uniform (keras/src/layers/layer.py)"
+_SLICE = "slice(0, n), slice(None, n) and slice(n) are one slice"
 _LABEL = "the twin's name only labels it: Keras names an unnamed layer uniquely just the same, and nothing looks it up"
 EQUIVALENT = {
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_102": ("ops.argsort(scores, axis=-1), )", _AXIS),
@@ -149,10 +151,9 @@ EQUIVALENT = {
         ("DelayCell", "step", 38, "(max(self.delays) - 1) * u]], axis=+1)", _STEP_AXIS),
         ("LSTMCell", "initial_bias", 3, "np.zeros(shape, None)", _CONVERTED),
         ("LSTMCell", "initial_bias", 5, "np.zeros(shape, )", _CONVERTED),
-        ("LSTMCell", "initial_bias", 9, "slice(None, self.units)", "slice(0, n), slice(None, n) and slice(n) are one slice"),
-        ("LSTMCell", "initial_bias", 11, "slice(self.units) if", "slice(0, n), slice(None, n) and slice(n) are one slice"),
-        ("LSTMCell", "build", 9, 'initializer=None, name="peephole_weights"',
-         "add_weight's default initializer for a float weight is glorot_uniform (keras/src/layers/layer.py)"),
+        ("LSTMCell", "initial_bias", 9, "slice(None, self.units)", _SLICE),
+        ("LSTMCell", "initial_bias", 11, "slice(self.units) if", _SLICE),
+        ("LSTMCell", "build", 9, 'initializer=None, name="peephole_weights"', _GLOROT),
         ("ClockworkCell", "__init__", 22, "module = self.units / len(self.periods)",
          "len(periods) divides units (checked just above), so / is exact, and np.repeat takes a count of 2.0 as 2"),
         ("ClockworkCell", "__init__", 29, "np.asarray(self.periods, None)", _CONVERTED),
@@ -166,8 +167,7 @@ EQUIVALENT = {
          "D's entries are +1 and -1, so dividing by D is multiplying by it"),
         ("RecurrentCell", "build", 4, "input_shape[+1] is None", _SHAPE),
         ("RecurrentCell", "build", 21, "shape=(input_shape[+1], width)", _SHAPE),
-        ("LSTMCell", "build", 12, 'shape=(3, self.units), name="peephole_weights"',
-         "add_weight's default initializer for a float weight is glorot_uniform (keras/src/layers/layer.py)"),
+        ("LSTMCell", "build", 12, 'shape=(3, self.units), name="peephole_weights"', _GLOROT),
         ("CoarseFineGRUCell", "build", 4, "np.ones(tuple(self.kernel.shape), None)", _CONVERTED),
         ("CoarseFineGRUCell", "build", 6, "np.ones(tuple(self.kernel.shape), )", _CONVERTED),
         ("CoarseFineGRUCell", "build", 9, "for gate in range(4):",
