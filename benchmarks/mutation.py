@@ -37,7 +37,7 @@ MODULES = {
                                            "pruned_model_continues_in_a_fresh_process_exactly_like_an_uninterrupted_run"]),
     "cells": (["keras_dl/layers/cells.py"], ["tests/layers/test_cells.py", "tests/layers/test_rnn.py"]),
     "decoding": (["keras_dl/decoding/*"], ["tests/decoding", "tests/models/test_wavenet.py",
-                                           "tests/models/test_pixelcnn.py"]),
+                                           "tests/models/test_pixelcnn.py", "tests/models/test_wavernn.py"]),
     "export": (["keras_dl/export/*"], ["tests/export"]),
 }
 QUICK = {"masks": (["keras_dl/sparsity/masks.py"], ["tests/sparsity/test_pruning.py"])}

@@ -32,7 +32,28 @@ def test_generate_feeds_the_prompt_then_its_own_samples():
     assert seen == [1, 2, 3, 4, 5, 6, 7]
 
 
+def test_generate_passes_each_sampling_argument_on_and_feeds_the_documented_dtypes():
+    vocab = 7
+
+    def step(inputs):  # logits that depend on the token and on the state, which counts the steps
+        token, state = inputs["token"], inputs["state"]
+        assert (token.dtype, token.shape, state.dtype, state.shape) == (np.int32, (1,), np.float32, (1, 3))
+        logits = np.cos(np.arange(vocab) * (token[0] + 1 + state[0, 0]))[None]  # flat enough for draws to differ
+        return {"logits": logits, "state": np.float64(state + 1)}  # float64: generate converts it back
+
+    zero, prompt = np.zeros((1, 3)), [1, 2]  # a float64 state, which generate converts to float32
+    greedy = generate(step, zero, prompt, 12, temperature=0.0)
+    assert generate(step, zero, prompt, 12, top_k=1, seed=0) == greedy  # top_k reaches the sampler
+    assert generate(step, zero, prompt, 12, top_p=1e-6, seed=0) == greedy  # and so does top_p
+    drawn = generate(step, zero, prompt, 12, seed=5)
+    assert drawn == generate(step, zero, prompt, 12, temperature=1.0, seed=5)  # temperature 1 by default
+    assert drawn != generate(step, zero, prompt, 12, temperature=3.0, seed=5)
+    assert drawn != generate(step, zero, prompt, 12, seed=6) and drawn != greedy
+
+
 def test_generate_rejects_bad_arguments():
+    with pytest.raises(ValueError, match=r"^`prompt` must hold at least one token\.$"):
+        generate(lambda x: x, np.zeros((1, 1)), [], 3)
     with pytest.raises(ValueError, match="`prompt`"):
         generate(lambda x: x, np.zeros((1, 1)), [], 3)
     with pytest.raises(ValueError, match="`length`"):
