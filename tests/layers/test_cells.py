@@ -482,6 +482,12 @@ def test_keras_file_round_trip(name, x, tmp_path):
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
 
 
+def random_batch(seed):
+    """8 sequences and targets for one training step of an RNN of H units."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(8, T, D)).astype(np.float32), rng.normal(size=(8, H)).astype(np.float32)
+
+
 # Gates of each cell's input and recurrent matrices (LSTM [i, f, c, o], CIFG [f, c, o], GRU [z, r, h]).
 GATES = {"lstm": 4, "lstm_peephole": 4, "lstm_layer_norm": 4, "lstm_cifg_peephole_ln": 3, "gru_reset_after": 3,
          "gru_reset_before": 3}
@@ -495,8 +501,7 @@ def test_pruning_reaches_each_matrix_gate_by_gate_keeps_each_units_own_past_and_
     model = keras.Model(inputs, keras.layers.RNN(cell)(inputs))
     prune_low_magnitude(model, ConstantSparsity(0.6, 0, frequency=1), keep_recurrent_diagonal=True)
     model.compile("sgd", "mse")
-    rng = np.random.default_rng(0)
-    model.train_on_batch(rng.normal(size=(8, T, D)).astype(np.float32), rng.normal(size=(8, H)).astype(np.float32))
+    model.train_on_batch(*random_batch(0))
     gates = GATES.get(name, 1)
     kernel = np.asarray(cell.kernel).reshape(D, gates, H)
     n = D * H  # per gate: tfmot's count keeps round(0.4 n) of n
@@ -531,8 +536,7 @@ def test_each_matrix_and_the_bias_obey_their_constraints(name):
     cell = CELLS[name](kernel_constraint="non_neg", recurrent_constraint="non_neg", bias_constraint="non_neg")
     model = keras.Sequential([keras.Input((T, D)), keras.layers.RNN(cell)])
     model.compile(keras.optimizers.SGD(10.0), "mse")  # a step large enough to push entries below zero
-    rng = np.random.default_rng(1)
-    model.train_on_batch(rng.normal(size=(8, T, D)).astype(np.float32), rng.normal(size=(8, H)).astype(np.float32))
+    model.train_on_batch(*random_batch(1))
     recurrent = cell.skew if name == "orthogonal" else cell.recurrent_kernel
     for weight in (cell.kernel, recurrent, cell.bias):
         assert np.asarray(weight).min() >= 0 and np.asarray(weight).max() > 0, weight.path
@@ -734,7 +738,7 @@ def test_learned_leak_rates_are_kept_in_the_unit_interval():
     model = keras.Sequential([keras.Input((T, D)), keras.layers.RNN(cell)])
     model.compile(keras.optimizers.SGD(1000.0), "mse")  # steps that throw the leak rates far out of [0, 1]
     rng = np.random.default_rng(0)
-    for _ in range(3):
+    for _ in range(3):  # three batches of one stream (the bounds reached were measured on these)
         model.train_on_batch(rng.normal(size=(8, T, D)).astype(np.float32), rng.normal(size=(8, H)).astype(np.float32))
     leak = np.asarray(cell.leak)
     assert leak.min() >= 1e-3 and leak.max() <= 1.0
