@@ -242,7 +242,8 @@ def run_group(root, group, globs, tests, survivors_only=False):
 def summarise(work, group, globs, tests):
     """The group's row: counts, score, and every survivor with its diff and the reason it is equivalent (if any).
 
-    Mutants not run yet (an interrupted run) are counted apart and left out of the score."""
+    Mutants not run yet (an interrupted run) are counted apart and left out of the score; `files` gives the same
+    counts per source file."""
     statuses = dict(_results(Path(work)))
     survivors = []
     for name, status in statuses.items():
@@ -252,23 +253,33 @@ def summarise(work, group, globs, tests):
             survivors.append({"mutant": name, "status": status, "diff": diff,
                               "reason": reason if status == "survived" and any(
                                   added.startswith("+") and line in added for added in diff.splitlines()) else None})
+    equivalent = {s["mutant"] for s in survivors if s["reason"] is not None}
+    # Per source file too, so a group stopped part-way still gives the score of the files it finished.
+    files = {}
+    for name in statuses:
+        files.setdefault(name.rsplit(".", 1)[0].replace(".", "/") + ".py", {})[name] = statuses[name]
+    return {"module": group, "sources": globs, "tests": tests, **_counts(statuses, equivalent),
+            "timeouts": sum(status == "timeout" for status in statuses.values()),
+            "files": {path: _counts(part, equivalent) for path, part in sorted(files.items())}, "survivors": survivors}
+
+
+def _counts(statuses, equivalent):
     # A mutant that makes the tests run past mutmut's time limit is caught (mutmut's own score counts it so too).
-    timeouts = sum(status == "timeout" for status in statuses.values())
-    killed = sum(status == "killed" for status in statuses.values()) + timeouts
+    killed = sum(status in ("killed", "timeout") for status in statuses.values())
     not_run = sum(status == "not checked" for status in statuses.values())
-    equivalent = sum(s["reason"] is not None for s in survivors)
-    return {"module": group, "sources": globs, "tests": tests, "mutants": len(statuses), "not_run": not_run,
-            "killed": killed, "timeouts": timeouts, "equivalent": equivalent,
-            "score": killed / max(len(statuses) - not_run - equivalent, 1), "survivors": survivors}
+    same = len(equivalent.intersection(statuses))
+    return {"mutants": len(statuses), "not_run": not_run, "killed": killed, "equivalent": same,
+            "unexplained": len(statuses) - not_run - killed - same, "score": killed / max(len(statuses) - not_run - same, 1)}
 
 
 def table(rows):
     lines = ["| module | mutants | not run | killed | equivalent | unexplained survivors | score |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        unexplained = sum(s["reason"] is None for s in r["survivors"])
-        lines.append(f"| {r['module']} | {r['mutants']} | {r['not_run']} | {r['killed']} | {r['equivalent']} | "
-                     f"{unexplained} | {r['score']:.1%} |")
+        # A group stopped part-way lists its files: those it finished have their own score.
+        parts = [(r["module"], r)] + ([(f"- {path}", c) for path, c in r["files"].items()] if r["not_run"] else [])
+        lines += [f"| {name} | {c['mutants']} | {c['not_run']} | {c['killed']} | {c['equivalent']} | {c['unexplained']} | "
+                  f"{c['score']:.1%} |" for name, c in parts]
     return "\n".join(lines) + "\n"
 
 

@@ -311,8 +311,8 @@ NOT_LAYERS = {
     "SequenceLoss": "a loss: serialisation below, values against tfa's formulas in tests/metrics",
     "GradientFlowMonitor": "a callback (tests/diagnostics)",
     "TFLiteModel": "a LiteRT runner (tests/export)",
-    "ConvQueues": "NumPy ring buffers of a step model's past inputs (tests/layers/test_causal_conv.py, "
-                  "tests/models/test_wavenet.py)",
+    "ConvQueues": "NumPy ring buffers of a step model's past inputs (tests/decoding/test_queues.py, "
+                  "tests/layers/test_causal_conv.py, tests/models/test_wavenet.py)",
     "SplitMix64": "a random number generator: reference outputs in tests/decoding/test_portable_sampling.py",
     "MultiWorkerMirroredStrategy": "a tf.distribute strategy (tests/recipes/test_distributed.py trains on two workers)",
     "SequenceTask": "a TFDS builder base (tests/data)",

@@ -24,7 +24,7 @@ from keras_dl.decoding import search
 def sample_from_logits(logits, temperature, rng):
     """Draws one index from `softmax(logits / temperature)`; `temperature == 0` is greedy."""
     temperature = _checks.non_negative_float("temperature", temperature)
-    logits = np.asarray(logits, np.float64).reshape(-1)
+    logits = np.asarray(logits, np.float64).ravel()
     if temperature == 0.0:
         return int(np.argmax(logits))
     z = logits / temperature
@@ -283,27 +283,22 @@ def sample_categorical(logits, temperature, top_k=None, rng=None):
         total += w
     u = rng.next_double() * total
     cumulative = 0.0
-    for i, w in zip(kept, weights):
+    for i, w in zip(kept[:-1], weights):
         cumulative += w
         if u < cumulative:
             return i
-    return kept[-1]
+    return kept[-1]  # u < total: the last kept index holds the rest of the mass
 
 
 def _logits_size(step):
-    """The number of logits of a step model, when it says so before running (a `TFLiteModel` or a Keras model)."""
+    """The number of logits of a step model, when it says so before running (a `TFLiteModel` or a Keras functional
+    model with a dict of outputs); None for any other callable, which tells it at its first step."""
     try:
-        runner = getattr(step, "runner", None)
-        if runner is not None and hasattr(runner, "get_output_details"):
-            detail = runner.get_output_details().get("logits")
-            return int(detail["shape"][-1]) if detail is not None and len(detail["shape"]) == 2 else None
-        output = getattr(step, "output", None)
-        if isinstance(output, Mapping) and "logits" in output:
-            size = output["logits"].shape[-1]
-            return int(size) if size is not None else None
-    except (AttributeError, TypeError, ValueError, KeyError):
-        pass
-    return None
+        if hasattr(step, "runner"):  # a TFLiteModel
+            return int(step.runner.get_output_details()["logits"]["shape"][-1])
+        return int(step.output["logits"].shape[-1])
+    except (AttributeError, TypeError, KeyError, IndexError):  # no `output`, not a dict, no logits, or size unknown
+        return None
 
 
 def _check_prompt(prompt, vocab):

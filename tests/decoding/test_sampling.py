@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
 
+from keras_dl.decoding import ConvQueues
 from keras_dl.decoding import generate
+from keras_dl.decoding import generate_cached
+from keras_dl.decoding import generate_naive
 from keras_dl.decoding import sample_from_logits
 
 
@@ -15,6 +18,16 @@ def test_sampling_frequencies_follow_the_tempered_softmax():
     draws = np.bincount([sample_from_logits(logits, 0.5, rng) for _ in range(20000)], minlength=3) / 20000
     tempered = np.array([0.5, 0.3, 0.2]) ** 2
     np.testing.assert_allclose(draws, tempered / tempered.sum(), atol=0.01)
+
+
+def test_sampling_reads_any_shape_and_dtype_of_logits_and_large_logits():
+    logits = np.random.default_rng(3).normal(size=64)
+    draws = [sample_from_logits(logits, 1.0, np.random.default_rng(seed)) for seed in range(10)]
+    # [1, vocab] rows and logits shifted far from 0 (exp(z + max z) would overflow) draw the same tokens.
+    for same in (logits[None], logits + 800.0):
+        assert [sample_from_logits(same, 1.0, np.random.default_rng(seed)) for seed in range(10)] == draws
+    # float16 logits are sampled in float64: 700 / 0.01 would overflow float16.
+    assert sample_from_logits(np.array([699.0, 700.0], np.float16), 0.01, np.random.default_rng(0)) == 1
 
 
 def test_generate_feeds_the_prompt_then_its_own_samples():
@@ -60,3 +73,44 @@ def test_generate_rejects_bad_arguments():
         generate(lambda x: x, np.zeros((1, 1)), [1], 0)
     with pytest.raises(ValueError, match="`temperature`"):
         sample_from_logits([1.0, 2.0], -1.0, np.random.default_rng(0))
+
+
+def test_cached_and_naive_generation_feed_the_documented_dtypes():
+    fed = []
+
+    def step(inputs):  # predicts sample + 1 of 5 and pushes its (ignored) input
+        fed.append(inputs)
+        return {"logits": np.eye(5)[(inputs["sample"] + 1) % 5] * 50, "pushed": inputs["taps"][:, :, 0]}
+
+    speaker, rows = np.ones((1, 3)), np.arange(20.0).reshape(1, 10, 2)  # float64, converted to float32
+    assert generate_cached(step, 4, ConvQueues([1], kernel_size=2, channels=1), first_sample=0, seed=0,
+                           global_condition=speaker, local_condition=rows) == [1, 2, 3, 4]
+    for t, inputs in enumerate(fed):
+        assert {name: value.dtype for name, value in inputs.items()} == {
+            "sample": np.int32, "taps": np.float32, "global_condition": np.float32, "local_condition": np.float32}
+        np.testing.assert_array_equal(inputs["local_condition"], rows[:, t])  # row t at step t
+    codes = []
+
+    def model(x):  # predicts the previous sample + 1 of 5
+        codes.append(x)
+        return np.eye(5)[(x + 1) % 5] * 50
+
+    assert generate_naive(model, 4, context=2, first_sample=0, seed=0) == [1, 2, 3, 4]
+    assert [x.dtype for x in codes] == [np.int32] * 4 and codes[-1].tolist() == [[2, 3]]
+
+
+def test_cached_and_naive_generation_name_their_bad_arguments():
+    def step(inputs):
+        return {"logits": np.zeros((1, 5)), "pushed": inputs["taps"][:, :, 0]}
+
+    def model(x):
+        return np.zeros(x.shape + (5,))
+
+    for generate_any, kwargs in ((generate_cached, {"step": step, "queues": ConvQueues([1], kernel_size=2, channels=1)}),
+                                 (generate_naive, {"model": model, "context": 3})):
+        with pytest.raises(ValueError, match=r"^`length` must be a positive int, got 0\.$"):
+            generate_any(length=0, **kwargs)
+        with pytest.raises(ValueError, match=r"^`first_sample` must be an int >= 0, got -1\.$"):
+            generate_any(length=2, first_sample=-1, **kwargs)
+    with pytest.raises(ValueError, match=r"^`context` must be a positive int, got 0\.$"):
+        generate_naive(model, 2, context=0)

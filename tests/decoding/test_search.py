@@ -2,6 +2,7 @@
 
 import math
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -54,6 +55,15 @@ def test_beam_search_finds_the_sequence_greedy_decoding_misses():
     np.testing.assert_array_equal(beam["lengths"][0], [3, 3])
 
 
+def test_greedy_search_stops_at_the_end_token():
+    # Greedy takes the end token first (0.55): the sequence is finished at length 1 and padded with the end token.
+    greedy = {k: np.asarray(v) for k, v in greedy_search(table_step(SHORT_OR_LONG), *start(), END, 3).items()}
+    assert sorted(greedy) == ["lengths", "log_probs", "tokens"]
+    np.testing.assert_array_equal(greedy["tokens"], [[END, END, END]])
+    np.testing.assert_array_equal(greedy["lengths"], [1])
+    np.testing.assert_allclose(greedy["log_probs"], [math.log(0.55)], atol=1e-6)
+
+
 def test_a_length_penalty_changes_the_winner_as_computed_by_hand():
     short, long = math.log(0.55), math.log(0.45 * 0.95)
     plain = search(table_step(SHORT_OR_LONG), *start(), beam_width=2, max_length=3)
@@ -66,6 +76,18 @@ def test_a_length_penalty_changes_the_winner_as_computed_by_hand():
     # The short hypothesis finished at step 1 and stayed finished: its length and log P did not move.
     np.testing.assert_array_equal(penalised["lengths"][0], [3, 1])
     np.testing.assert_allclose(penalised["log_probs"][0], [long, short], atol=1e-6)
+
+
+def test_the_length_penalty_is_float32_whatever_floatx():
+    # Under floatx float16 the penalty (8/6)**2 would be 1.7773 instead of 1.7778: a score off by 3e-4.
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float16")
+    try:
+        penalised = search(table_step(SHORT_OR_LONG), *start(), beam_width=2, max_length=3, alpha=2.0)
+    finally:
+        keras.config.set_floatx(floatx)
+    np.testing.assert_allclose(penalised["scores"][0], [math.log(0.45 * 0.95) / (8 / 6) ** 2, math.log(0.55)],
+                               rtol=1e-6)
 
 
 def test_a_coverage_penalty_counts_the_attention_of_live_steps_only():

@@ -51,24 +51,6 @@ def test_causal_conv_step_from_ring_taps_gives_the_sequence_outputs():
     assert queues.time == 30
 
 
-def test_conv_queues_keep_several_rings_and_check_what_is_pushed():
-    queues = ConvQueues([1, 2, 8], kernel_size=3, channels=1, batch_size=2)
-    history = np.random.default_rng(0).normal(size=(40, 2, 3, 1)).astype(np.float32)
-    for t in range(40):
-        taps = queues.taps()
-        assert taps.shape == (2, 3, 2, 1)
-        for i, d in enumerate((1, 2, 8)):
-            for j, lag in enumerate((2 * d, d)):
-                np.testing.assert_array_equal(taps[:, i, j], history[t - lag, :, i] if t >= lag else 0.0)
-        queues.push(history[t])
-    with pytest.raises(ValueError, match="`pushed`"):
-        queues.push(np.zeros((2, 2, 1)))
-    with pytest.raises(ValueError, match="`kernel_size`"):
-        ConvQueues([1], kernel_size=1, channels=1)
-    with pytest.raises(ValueError, match="`dilations`"):
-        ConvQueues([1, 0], kernel_size=2, channels=1)
-
-
 def test_causal_conv_refuses_what_its_step_form_cannot_do():
     with pytest.raises(ValueError, match="`padding`"):
         CausalConv1D(4, 2, padding="same")
