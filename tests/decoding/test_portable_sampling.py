@@ -52,21 +52,23 @@ public class StrictExp {
 """
 
 
-def _doubles_at(high_word):
-    """The doubles whose high 32 bits are `high_word` with the lowest and the highest low word, and the next one up."""
-    def double(bits):
-        return float(np.array([bits], np.uint64).view(np.float64)[0])
-    below, at = (high_word << 32) - 1, high_word << 32
-    return [double(bits | sign) for bits in (below, at, at + 1) for sign in (0, 1 << 63)]
+def _doubles_at(high_word, rng):
+    """Doubles of both signs whose high 32 bits are `high_word` - 1, `high_word` or `high_word` + 1: the extreme low
+    words and 10 random ones each (fdlibm compares the high word of |x| with its thresholds)."""
+    low = np.concatenate([[0, 1, 2**31, 2**32 - 1], rng.integers(0, 2**32, 10)]).astype(np.uint64)
+    bits = [(np.uint64(h) << np.uint64(32)) | low for h in (high_word - 1, high_word, high_word + 1)]
+    doubles = np.concatenate(bits).view(np.float64)
+    return np.concatenate([doubles, -doubles]).tolist()
 
 
 def test_strict_exp_is_javas_strictmath_exp_on_both_sides_of_each_branch(tmp_path):
     # fdlibm branches on the high word of |x| (overflow, infinity/NaN, 0.5 ln2, 1.5 ln2, 2**-28) and on the
     # values 709.78 (overflow), -745.13 (underflow) and the exponent k = -1021 (the 2**-1000 scaling); a
     # comparison off by one, or a constant off by one, moves a double on one side of a boundary.
-    xs = [x for hx in (0x40862E42, 0x7FF00000, 0x3FD62E42, 0x3FF0A2B2, 0x3E300000) for x in _doubles_at(hx)]
+    rng = np.random.default_rng(0)
+    xs = [x for hx in (0x40862E42, 0x7FF00000, 0x3FD62E42, 0x3FF0A2B2, 0x3E300000) for x in _doubles_at(hx, rng)]
     xs += [x for boundary in (7.09782712893383973096e02, -7.45133219101941108420e02, -1021 * math.log(2),
-                              -1021.5 * math.log(2), -1022 * math.log(2), 2.0**-29, -(2.0**-29))
+                              -1021.5 * math.log(2), -1022 * math.log(2), 2.0**-29, -(2.0**-29), -745.5, -746.0)
            for x in (math.nextafter(boundary, -math.inf), boundary, math.nextafter(boundary, math.inf))]
     xs = [x for x in xs if math.isfinite(x)]
     java = shutil.which("java")
@@ -79,8 +81,11 @@ def test_strict_exp_is_javas_strictmath_exp_on_both_sides_of_each_branch(tmp_pat
     assert len(expected) == len(xs)
     mismatches = [(x.hex(), y.hex(), strict_exp(x).hex()) for x, y in zip(xs, expected) if strict_exp(x) != y]
     assert not mismatches
-    # NaN stays NaN whatever its sign bit (StrictMath.exp(-NaN) is NaN).
+    # NaN stays NaN whatever its sign bit (StrictMath.exp(-NaN) is NaN) and whatever its payload: a NaN whose
+    # high word is that of infinity (0x7FF00000) is told apart from infinity by its low word.
     assert math.isnan(strict_exp(-math.nan)) and math.copysign(1.0, -math.nan) == -1.0
+    for bits in (0x7FF0000000000001, 0xFFF0000000000001, 0x7FF8000000000000):
+        assert math.isnan(strict_exp(float(np.array([bits], np.uint64).view(np.float64)[0])))
 
 
 def test_splitmix64_seed_defaults_to_zero_and_bad_seeds_are_named_with_their_type():
@@ -251,7 +256,8 @@ def test_stream_tokens_defaults_and_the_dtypes_it_feeds_and_returns():
     def step(inputs):  # returns float64 logits and state: stream_tokens converts both to float32
         token, state = inputs["token"], inputs["state"]
         assert (token.dtype, token.shape, state.dtype, state.shape) == (np.int32, (1,), np.float32, (1, 2))
-        return {"logits": np.cos(np.arange(vocab) * (token[0] + 1.0 + state[0, 0]))[None], "state": state + 1.0}
+        return {"logits": np.cos(np.arange(vocab) * (token[0] + 1.0 + state[0, 0]))[None],
+                "state": state.astype(np.float64) + 1.0}
 
     zero = np.zeros((1, 2))  # float64
     drawn = stream_tokens(step, zero, [1, 2], 40)
@@ -295,8 +301,6 @@ def test_stream_tokens_rejects_prompt_tokens_outside_the_vocabulary():
 
 
 def test_stream_tokens_checks_the_prompt_against_a_litert_models_vocabulary_before_running_it(tmp_path):
-    import keras
-
     from keras_dl.export import TFLiteModel
     from keras_dl.export import export_tflite
 
@@ -322,6 +326,12 @@ def test_stream_tokens_checks_the_prompt_against_a_litert_models_vocabulary_befo
         stream_tokens(model, np.zeros((1, 4), np.float32), [3, 16], 2)
     assert not calls  # checked before LiteRT ran (which would fail with 'gather index out of bounds')
     assert len(stream_tokens(model, np.zeros((1, 4), np.float32), [3, 15], 2)) == 2
+    # Logits of another rank: the vocabulary is their last axis, and the first step says what is wrong.
+    rows = keras.Model(step.input, {"logits": keras.layers.Reshape((1, 16))(step.output["logits"]),
+                                    "state": step.output["state"]})
+    rows = TFLiteModel(export_tflite(rows, str(tmp_path / "rows.tflite")))
+    with pytest.raises(ValueError, match=r"^`step` must return logits \[1, vocab\], got shape \(1, 1, 16\)\.$"):
+        stream_tokens(rows, np.zeros((1, 4), np.float32), [3], 2)
 
 
 @pytest.mark.parametrize("returned, got", [
@@ -369,4 +379,9 @@ def test_stream_tokens_checks_the_prompt_against_a_keras_models_vocabulary_befor
     with pytest.raises(ValueError, match=r"`prompt` tokens must be in \[0, 16\).*got 16"):
         stream_tokens(Subclassed(), zero, [3, 16], 2)
     assert len(calls) == 2  # the subclassed model, then the functional one inside it: one step
+    # Logits of another rank: the vocabulary is their last axis, and the first step says what is wrong.
+    rows = keras.Model(functional.input, {"logits": keras.layers.Reshape((1, 16))(functional.output["logits"]),
+                                          "state": functional.output["state"]})
+    with pytest.raises(ValueError, match=r"^`step` must return logits \[1, vocab\], got shape \(1, 1, 16\)\.$"):
+        stream_tokens(rows, zero, [3], 2)
     assert stream_tokens(functional, zero, [3, 15], 4, seed=7) == stream_tokens(Subclassed(), zero, [3, 15], 4, seed=7)

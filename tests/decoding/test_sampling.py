@@ -4,6 +4,7 @@ import pytest
 from keras_dl.decoding import ConvQueues
 from keras_dl.decoding import generate
 from keras_dl.decoding import generate_cached
+from keras_dl.decoding import generate_dual_softmax
 from keras_dl.decoding import generate_naive
 from keras_dl.decoding import sample_from_logits
 
@@ -114,3 +115,55 @@ def test_cached_and_naive_generation_name_their_bad_arguments():
             generate_any(length=2, first_sample=-1, **kwargs)
     with pytest.raises(ValueError, match=r"^`context` must be a positive int, got 0\.$"):
         generate_naive(model, 2, context=0)
+
+
+def _coarse_logits(previous, state):
+    return np.cos(np.arange(256) * (1 + previous % 7 + state[0, 0]))[None] * 3  # flat enough for draws to differ
+
+
+def _fine_logits(coarse):
+    return np.cos(np.arange(256) * (2 + coarse))[None] * 3
+
+
+def test_dual_softmax_generation_draws_the_coarse_byte_then_the_fine_byte_given_it():
+    calls = []
+
+    def step(inputs):  # coarse logits from the previous sample and the state; fine logits from the coarse byte fed
+        calls.append(inputs)
+        sample, coarse, state = int(inputs["sample"][0]), int(inputs["coarse"][0]), inputs["state"]
+        return {"coarse": _coarse_logits(sample, state), "fine": _fine_logits(coarse), "state": state + 1}
+
+    zero = np.zeros((1, 1), np.float32)
+    audio = generate_dual_softmax(step, zero, 30, seed=4)
+    # By hand: per sample one coarse draw then one fine draw from one generator, temperature 1; the state moves
+    # on once per sample (the second call's), and the sample before the first is 32768.
+    rng, previous, state, expected = np.random.default_rng(4), 32768, zero, []
+    for _ in range(30):
+        coarse = sample_from_logits(_coarse_logits(previous, state), 1.0, rng)
+        previous = coarse * 256 + sample_from_logits(_fine_logits(coarse), 1.0, rng)
+        state, expected = state + 1, expected + [previous]
+    assert audio == expected and len(set(audio)) > 20
+    assert [int(c["sample"][0]) for c in calls[::2]] == [32768] + audio[:-1]
+    assert [int(c["coarse"][0]) for c in calls[1::2]] == [a // 256 for a in audio]  # the drawn coarse byte is fed
+    assert all(c["sample"].dtype == c["coarse"].dtype == np.int32 for c in calls)
+    assert generate_dual_softmax(step, zero, 30, seed=4, temperature=1.0) == audio
+    assert generate_dual_softmax(step, zero, 30, seed=5) != audio
+    assert generate_dual_softmax(step, zero, 30, seed=4, temperature=2.0) != audio
+    # Greedy: both bytes are argmaxes.
+    greedy = generate_dual_softmax(step, zero, 3, temperature=0.0, first_sample=0)
+    coarse = int(np.argmax(_coarse_logits(0, zero)))
+    assert greedy[0] == coarse * 256 + int(np.argmax(_fine_logits(coarse)))
+
+
+def test_dual_softmax_generation_takes_any_16_bit_first_sample_and_names_bad_arguments():
+    def step(inputs):
+        return {"coarse": np.zeros((1, 256)), "fine": np.zeros((1, 256)), "state": inputs["state"]}
+
+    zero = np.zeros((1, 1), np.float32)
+    for first in (0, 65535):
+        assert len(generate_dual_softmax(step, zero, 2, first_sample=first, seed=0)) == 2
+    for first in (-1, 65536):
+        with pytest.raises(ValueError, match=rf"^`first_sample` must be an unsigned 16-bit value, got {first}\.$"):
+            generate_dual_softmax(step, zero, 2, first_sample=first)
+    with pytest.raises(ValueError, match=r"^`length` must be a positive int, got 0\.$"):
+        generate_dual_softmax(step, zero, 0)
