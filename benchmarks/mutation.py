@@ -66,6 +66,9 @@ _PERIODS = ("the periods are small integers, exact in any float dtype, and Keras
             "to the wider dtype")
 _GLOROT = "add_weight's default initializer for a float weight is glorot_uniform (keras/src/layers/layer.py)"
 _SLICE = "slice(0, n), slice(None, n) and slice(n) are one slice"
+_FDLIBM = ("fdlibm's thresholds on the high word of |x| have slack: at the one high word the comparison moves, "
+           "either branch gives StrictMath.exp's double (28 doubles of that high word, both signs, checked against "
+           "Java in tests/decoding/test_portable_sampling.py)")
 _LABEL = "the twin's name only labels it: Keras names an unnamed layer uniquely just the same, and nothing looks it up"
 EQUIVALENT = {
     "keras_dl.sparsity.masks.x_magnitude_mask__mutmut_102": ("ops.argsort(scores, axis=-1), )", _AXIS),
@@ -178,6 +181,24 @@ EQUIVALENT = {
          "OrthogonalCell has one gate, PrunableWeight's default"),
         ("GRUCell", "sharing_weights", 28, "name=None)", _LABEL),
         ("GRUCell", "sharing_weights", 32, "use_bias=cell.use_bias, )", _LABEL))},
+    **{f"keras_dl.decoding.sampling.x_{function}__mutmut_{n}": (line, reason) for function, n, line, reason in (
+        ("_from_bits", 12, 'struct.pack("<q"', "strict_exp passes the bits of a positive double (an exp result): below "
+                                               "2**63, where <q and <Q pack the same bytes"),
+        ("strict_exp", 18, "return x - x if x != x", "x is NaN there: NaN - NaN is NaN, as NaN + NaN is"),
+        ("strict_exp", 29, "if x < -746.1332191019411:", "below -745.13 exp(x) is under half the smallest subnormal: "
+                                                          "the scaled path rounds it to 0.0 too (StrictMath.exp gives "
+                                                          "0.0 at -745.5 and -746, tested)"),
+        *(("strict_exp", n, line, _FDLIBM) for n, line in ((33, "if hx >= 0x3FD62E42:"), (35, "if hx <= 0x3FF0A2B2:"),
+                                                 (36, "if hx < 1072734899:"), (57, "elif hx <= 0x3E300000:"),
+                                                 (58, "elif hx < 1043333121:"))),
+        ("strict_exp", 92, "if k > -1021:", "at k = -1021 the result is a normal double: adding k to its exponent and "
+                                            "scaling by 2**(k + 1000) then 2**-1000 are both exact"),
+        ("sample_categorical", 65, "top_k <= len(z)", "top_k == len(z) keeps every index, in increasing order: the "
+                                                      "same indices as range(len(z))"),
+        *(("generate", n, line, "_decode casts the start tokens to int32 and passes int32 tensors to step_fn, "
+                                "whatever NumPy dtype they had") for n, line in (
+            (40, '"token": np.asarray(tokens, None)'), (42, '"token": np.asarray(tokens, )'),
+            (77, "np.array([prompt[-1]], None)"), (79, "np.array([prompt[-1]], )"))))},
 }
 
 # Copied afresh on every run: mutmut then re-tests only the functions whose source changed, and runs new tests.

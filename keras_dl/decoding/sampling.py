@@ -449,12 +449,13 @@ def _check_step_inputs(step, first_sample, **conditions):
     """Checks `first_sample` and the conditions given against a step model that states its inputs and outputs (a
     Keras functional model or a `TFLiteModel`; any other callable is taken as it is)."""
     if hasattr(step, "runner"):  # a TFLiteModel
-        names, levels = step.input_names, step.runner.get_output_details()["logits"]["shape"][-1]
+        names = step.input_names
     elif isinstance(getattr(step, "input", None), dict):
-        names, levels = sorted(step.input), step.output["logits"].shape[-1]
+        names = sorted(step.input)
     else:
         return
-    if first_sample >= levels:
+    levels = _logits_size(step)
+    if levels is not None and first_sample >= levels:
         raise ValueError(f"`first_sample` must be a code in [0, {levels}) for this step model, got {first_sample}.")
     for name, value in conditions.items():
         if (value is not None) != (name in names):

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -167,3 +168,16 @@ def test_dual_softmax_generation_takes_any_16_bit_first_sample_and_names_bad_arg
             generate_dual_softmax(step, zero, 2, first_sample=first)
     with pytest.raises(ValueError, match=r"^`length` must be a positive int, got 0\.$"):
         generate_dual_softmax(step, zero, 0)
+
+
+def test_cached_generation_reads_the_levels_of_a_keras_step_model_from_the_last_axis_of_its_logits():
+    sample = keras.Input((), batch_size=1, dtype="int32", name="sample")
+    taps = keras.Input((1, 1, 1), batch_size=1, name="taps")
+    # Logits [1, 1, 5]: 5 levels on the last axis, which sampling flattens.
+    logits = keras.layers.Reshape((1, 5))(keras.layers.Embedding(5, 5, embeddings_initializer="identity")(sample))
+    step = keras.Model({"sample": sample, "taps": taps},
+                       {"logits": logits, "pushed": keras.layers.Reshape((1, 1))(taps)})
+    # Greedy on identity logits repeats the sample fed: first_sample 4 is a valid code of 5 levels.
+    assert generate_cached(step, 3, ConvQueues([1], kernel_size=2, channels=1), first_sample=4, temperature=0.0) == [4] * 3
+    with pytest.raises(ValueError, match=r"^`first_sample` must be a code in \[0, 5\) for this step model, got 5\.$"):
+        generate_cached(step, 3, ConvQueues([1], kernel_size=2, channels=1), first_sample=5)
