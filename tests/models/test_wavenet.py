@@ -210,6 +210,9 @@ def test_transposed_upsampling_and_conditioned_fast_generation(tmp_path):
     inputs = np.array([[128] + codes[:-1]], np.int32)
     logits = np.asarray(model({"samples": inputs, "global_condition": speaker, "local_condition": frames}))
     assert codes == np.argmax(logits[0], -1).tolist()
+    # The Keras step model itself (whose inputs generate_cached checks against the conditions given).
+    assert generate_cached(model.step_model(), 3, model.queues(), temperature=0.0, global_condition=speaker,
+                           local_condition=rows) == codes[:3]
     model.save(str(tmp_path / "transposed.keras"))
     loaded = keras.models.load_model(str(tmp_path / "transposed.keras"))
     assert loaded.upsampling == "transposed"
