@@ -300,15 +300,20 @@ def test_stream_tokens_rejects_prompt_tokens_outside_the_vocabulary():
     assert stream_tokens(step, zero, [5], 1, temperature=0.0) == [5]  # the largest token is fine
 
 
+def token_step_model():
+    """A Keras step model of 16 tokens and 4 state units, `{"token", "state"} -> {"logits", "state"}`."""
+    token = keras.Input((), batch_size=1, dtype="int32", name="token")
+    state = keras.Input((4,), batch_size=1, name="state")
+    x = keras.layers.Embedding(16, 4)(token)
+    return keras.Model({"token": token, "state": state},
+                       {"logits": keras.layers.Dense(16)(x), "state": keras.layers.Add()([x, state])})
+
+
 def test_stream_tokens_checks_the_prompt_against_a_litert_models_vocabulary_before_running_it(tmp_path):
     from keras_dl.export import TFLiteModel
     from keras_dl.export import export_tflite
 
-    token = keras.Input((), batch_size=1, dtype="int32", name="token")
-    state = keras.Input((4,), batch_size=1, name="state")
-    x = keras.layers.Embedding(16, 4)(token)
-    step = keras.Model({"token": token, "state": state},
-                       {"logits": keras.layers.Dense(16)(x), "state": keras.layers.Add()([x, state])})
+    step = token_step_model()
     model = TFLiteModel(export_tflite(step, str(tmp_path / "step.tflite")))
     calls = []
     original = model.runner
@@ -359,11 +364,7 @@ def test_stream_tokens_wants_logits_of_one_row(shape):
 
 
 def test_stream_tokens_checks_the_prompt_against_a_keras_models_vocabulary_before_running_it(monkeypatch):
-    token = keras.Input((), batch_size=1, dtype="int32", name="token")
-    state = keras.Input((4,), batch_size=1, name="state")
-    x = keras.layers.Embedding(16, 4)(token)
-    functional = keras.Model({"token": token, "state": state},
-                             {"logits": keras.layers.Dense(16)(x), "state": keras.layers.Add()([x, state])})
+    functional = token_step_model()
 
     class Subclassed(keras.Model):  # states no outputs before it runs: its vocabulary is read at its first step
         def call(self, inputs):
