@@ -232,7 +232,7 @@ def sample(step_fn, initial_state, start_tokens, end_token, max_length, temperat
     noise = {}
 
     def gumbel(shape):
-        uniform = keras.random.uniform((max_length,) + tuple(shape), 1e-9, 1.0, seed=seed)
+        uniform = keras.random.uniform((max_length,) + tuple(shape), 1e-9, 1.0, dtype="float32", seed=seed)  # any floatx
         return -ops.log(-ops.log(uniform))
 
     if temperature > 0 and not tf.executing_eagerly():

@@ -1,5 +1,6 @@
 """sample_pixels on hand-made logit functions whose images are known in advance (eager: fast; XLA in test_pixelcnn)."""
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -22,10 +23,27 @@ def counting(levels, shape, first=2):
 
 
 def test_values_follow_raster_order_channel_by_channel_with_several_levels():
-    images = np.asarray(sample_pixels(counting(4, (2, 3, 3)), (2, 3, 3), levels=4, num_samples=2, seed=0))
+    seen, logits_fn = [], counting(4, (2, 3, 3))
+    images = np.asarray(sample_pixels(lambda canvas: seen.append(np.asarray(canvas)) or logits_fn(canvas), (2, 3, 3),
+                                      levels=4, num_samples=2, seed=0))
     assert images.shape == (2, 2, 3, 3) and images.dtype == np.float32
     expected = ((2 + np.arange(18)) % 4 / 3).reshape(2, 3, 3).astype(np.float32)
     np.testing.assert_array_equal(images, np.stack([expected] * 2))
+    # The model sees the canvas as values k / 3 in [0, 1]: at the last step every value but the last one drawn.
+    assert len(seen) == 18 and seen[-1].dtype == np.float32
+    np.testing.assert_array_equal(seen[-1].reshape(2, -1)[:, :-1], images.reshape(2, -1)[:, :-1])
+    assert not seen[-1].reshape(2, -1)[:, -1].any() and not seen[0].any()
+
+
+def test_images_are_float32_whatever_floatx():
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float16")
+    try:
+        images = np.asarray(sample_pixels(counting(4, (2, 3, 3)), (2, 3, 3), levels=4, num_samples=2, seed=0))
+    finally:
+        keras.config.set_floatx(floatx)
+    assert images.dtype == np.float32
+    np.testing.assert_array_equal(images[0], ((2 + np.arange(18)) % 4 / 3).reshape(2, 3, 3).astype(np.float32))
 
 
 def test_a_bernoulli_logit_per_channel_for_binary_images():
@@ -63,6 +81,7 @@ def test_each_sampling_argument_reaches_the_sampler():
 @pytest.mark.parametrize("kwargs, match", [
     ({"image_shape": (2, 2)}, r"^`image_shape` must be \(height, width, channels\), got \(2, 2\)\.$"),
     ({"image_shape": "2x2x1"}, r"^`image_shape` must be \(height, width, channels\), got '2x2x1'\.$"),
+    ({"image_shape": "221"}, r"^`image_shape` must be \(height, width, channels\), got '221'\.$"),
     ({"image_shape": (0, 2, 1)}, r"^`height` must be a positive int, got 0\.$"),
     ({"image_shape": (2, 0, 1)}, r"^`width` must be a positive int, got 0\.$"),
     ({"image_shape": (2, 2, 0)}, r"^`channels` must be a positive int, got 0\.$"),

@@ -55,6 +55,11 @@ def test_beam_search_finds_the_sequence_greedy_decoding_misses():
     np.testing.assert_array_equal(beam["lengths"][0], [3, 3])
 
 
+def test_filter_logits_keeps_every_logit_at_its_defaults():
+    logits = np.random.default_rng(0).normal(size=(2, 7)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(filter_logits(logits)), logits)
+
+
 def test_greedy_search_stops_at_the_end_token():
     # Greedy takes the end token first (0.55): the sequence is finished at length 1 and padded with the end token.
     greedy = {k: np.asarray(v) for k, v in greedy_search(table_step(SHORT_OR_LONG), *start(), END, 3).items()}
