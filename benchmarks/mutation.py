@@ -199,6 +199,10 @@ EQUIVALENT = {
                                 "whatever NumPy dtype they had") for n, line in (
             (40, '"token": np.asarray(tokens, None)'), (42, '"token": np.asarray(tokens, )'),
             (77, "np.array([prompt[-1]], None)"), (79, "np.array([prompt[-1]], )"))))},
+    **{f"keras_dl.decoding.pixels.x_sample_pixels__mutmut_{n}": (line, reason) for n, line, reason in (
+        (40, "ops.arange(length, dtype=None)", "Keras' arange of a Python int is int32 (checked), as asked"),
+        (42, "ops.arange(length, )", "Keras' arange of a Python int is int32 (checked), as asked"),
+        (132, "logits], axis=+1)", "the Bernoulli logits are 2-D [samples, 1] there: axis 1 is the last"))},
 }
 
 # Copied afresh on every run: mutmut then re-tests only the functions whose source changed, and runs new tests.
